@@ -1,0 +1,44 @@
+"""digitlens: read handwritten digits from photos, folders and webcams.
+
+    >>> import digitlens
+    >>> reading = digitlens.read("samples/notebook_line.jpg")
+    >>> reading.text
+
+Importing this package loads neither torch nor onnxruntime; the first call to `read`
+builds one Reader (one onnxruntime session) and reuses it.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_default_reader = None
+
+
+def read(image, **reader_options):
+    """Read the digits of an image (a path or a numpy array) with the shipped model."""
+    global _default_reader
+    from digitlens.inference.reader import Reader
+    from digitlens.preprocess.load import load_image
+
+    if reader_options:
+        reader = Reader(**reader_options)
+    else:
+        if _default_reader is None:
+            _default_reader = Reader()
+        reader = _default_reader
+    if not hasattr(image, "shape"):
+        image = load_image(image)
+    return reader.read(image)
+
+
+def __getattr__(name):
+    if name in ("Reader", "Reading", "Digit", "Recognizer"):
+        from digitlens import inference
+
+        return getattr(inference, name)
+    if name in ("PreprocessConfig", "preprocess"):
+        from digitlens import preprocess as _pre
+
+        return getattr(_pre, name)
+    raise AttributeError(f"module 'digitlens' has no attribute {name!r}")

@@ -1,0 +1,5 @@
+import sys
+
+from digitlens.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""The `digitlens` command: one entry point, one subcommand per use.
+
+Subcommand modules are imported only when chosen, so `digitlens photo` never pays for
+(or needs) torch.  Errors meant for the user end as one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help)
+COMMANDS = {
+    "photo": ("digitlens.commands.photo", "read the digits in one or more photos"),
+    "batch": ("digitlens.commands.batch", "read every photo in a folder, glob or list into JSONL/CSV"),
+    "webcam": ("digitlens.commands.webcam", "read digits live from a camera, video file or stream"),
+    "train": ("digitlens.export.train", "train a model on MNIST (needs the [train] extra)"),
+    "export": ("digitlens.export.onnx_export", "export a trained checkpoint to ONNX, with a parity check"),
+    "eval": ("digitlens.export.evaluate", "score an ONNX model on the MNIST test set"),
+    "sweep": ("digitlens.export.sweep", "train a grid of learning rates and momenta"),
+    "synth": ("digitlens.synth", "generate synthetic photos of MNIST digits with ground truth"),
+}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from digitlens import __version__
+
+    parser = argparse.ArgumentParser(prog="digitlens", description="Read handwritten digits from photos, folders and webcams.")
+    parser.add_argument("--version", action="version", version=f"digitlens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p.set_defaults(module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # parse the command name first, then let the chosen module add its own options
+    head = parser.parse_args(argv[:1] if argv and not argv[0].startswith("-") else argv)
+    if not getattr(head, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        module = importlib.import_module(head.module)
+    except ImportError as exc:
+        print(f"digitlens {head.command}: missing dependency ({exc.name}); install digitlens[train]", file=sys.stderr)
+        return 2
+    sub = argparse.ArgumentParser(prog=f"digitlens {head.command}", description=COMMANDS[head.command][1])
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    args.command = head.command
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"digitlens {head.command}: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"digitlens {head.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""The MNIST conventions that training, export and inference must agree on.
+
+Everything that crosses the torch/onnxruntime boundary is defined here once, so a
+crop made by the photo pipeline is exactly what the network saw in training.
+"""
+
+from __future__ import annotations
+
+#: Side of an MNIST image, in pixels.
+IMAGE_SIZE = 28
+#: MNIST digits were fitted into a box of this side (aspect kept) before centring.
+BOX_SIZE = 20
+#: Number of classes (digits 0-9).
+NUM_CLASSES = 10
+
+#: Name, dtype and layout of the ONNX model's input: float32 [batch, 1, 28, 28],
+#: values 0..1, white digit on black (MNIST's own polarity).
+INPUT_NAME = "image"
+#: Name of the ONNX model's output: float32 [batch, 10] raw logits.
+OUTPUT_NAME = "logits"
+#: ONNX opset the exporter targets.
+OPSET = 17
+
+#: Human-readable statement written into the ONNX metadata.
+INPUT_CONVENTION = (
+    "float32 [batch,1,28,28], values 0..1, white digit on black background, "
+    "digit fitted in a 20x20 box (aspect kept) and centred by centre of mass"
+)

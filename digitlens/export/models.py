@@ -1,0 +1,170 @@
+"""The architecture registry: every network `digitlens train --arch NAME` can build.
+
+All take float32 [B, 1, 28, 28] in 0..1 (white on black) and return raw logits [B, 10];
+softmax is applied by the consumer so that the exported graph stays a pure classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+REGISTRY: dict[str, Callable[[], nn.Module]] = {}
+
+
+def register(name: str):
+    def wrap(factory):
+        REGISTRY[name] = factory
+        return factory
+
+    return wrap
+
+
+def build(name: str) -> nn.Module:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(sorted(REGISTRY))}")
+    return REGISTRY[name]()
+
+
+class MLP(nn.Module):
+    """784-50-10 with a sigmoid hidden layer: the classic two-layer network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(784, 50)
+        self.out = nn.Linear(50, 10)
+
+    def forward(self, x):
+        return self.out(torch.sigmoid(self.hidden(x.flatten(1))))
+
+
+class CNN2(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
+        self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
+        self.fc = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        return self.fc(x.flatten(1))
+
+
+class KerasCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3)
+        self.conv2 = nn.Conv2d(32, 64, 3)
+        self.fc1 = nn.Linear(64 * 5 * 5, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 26 -> 13
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # 11 -> 5
+        return self.fc2(F.relu(self.fc1(x.flatten(1))))
+
+
+class LeNet5(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 28 -> 14
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # 10 -> 5
+        x = F.relu(self.fc1(x.flatten(1)))
+        return self.fc3(F.relu(self.fc2(x)))
+
+
+class TwoScale(nn.Module):
+    """Two branches over one 3x3 feature map: a deep strided path and one wide 12x12 view."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 12, 3)  # 32 -> 30
+        self.a2 = nn.Conv2d(12, 24, 3, stride=2, padding=2)  # 15 -> 9
+        self.a3 = nn.Conv2d(24, 36, 3, stride=2, padding=1)  # 9 -> 5
+        self.b2 = nn.Conv2d(12, 12, 12, stride=5, padding=1)  # 30 -> 5
+        self.head = nn.Conv2d(48, 10, 5)  # 5 -> 1
+
+    def forward(self, x):
+        x = F.relu(self.conv1(F.pad(x, (2, 2, 2, 2))))
+        a = F.relu(self.a3(F.relu(self.a2(F.max_pool2d(x, 2)))))
+        b = F.relu(self.b2(x))
+        return self.head(torch.cat([a, b], dim=1)).flatten(1)
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class DigitNet(nn.Module):
+    """The default: a small VGG-style net with batch norm and global average pooling.
+
+    One convolution at full resolution, then two pairs at 14 and 7 pixels: about 5.5
+    million multiply-adds per crop, so a frame's dozen crops cost well under a
+    millisecond.  Global pooling makes it tolerant of the imperfect centring of real
+    photo crops, and batch norm folds into the convolutions on export (free at inference).
+    """
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            _block(1, w),
+            nn.MaxPool2d(2),  # 28 -> 14
+            _block(w, 2 * w),
+            _block(2 * w, 2 * w),
+            nn.MaxPool2d(2),  # 14 -> 7
+            _block(2 * w, 4 * w),
+            _block(4 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1),
+        )
+        self.dropout = nn.Dropout(0.1)
+        self.fc = nn.Linear(4 * w, 10)
+
+    def forward(self, x):
+        return self.fc(self.dropout(self.features(x).flatten(1)))
+
+
+register("mlp")(MLP)
+register("cnn2")(CNN2)
+register("keras-cnn")(KerasCNN)
+register("lenet5")(LeNet5)
+register("twoscale")(TwoScale)
+register("digitnet")(DigitNet)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module) -> int:
+    """Multiply-adds for one 28x28 crop, counted from conv and linear layers by hooks."""
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            total += output.numel() * k
+        elif isinstance(module, nn.Linear):
+            total += module.in_features * module.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 28, 28))
+    model.train(was_training)
+    for h in handles:
+        h.remove()
+    return total

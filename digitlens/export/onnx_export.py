@@ -1,0 +1,163 @@
+"""`digitlens export`: checkpoint -> ONNX, with the contract checked before anything ships.
+
+The exported graph is the inference contract (see digitlens.conventions): input `image`
+float32 [batch,1,28,28], output `logits` [batch,10], dynamic batch.  Parity against torch
+on real test digits is part of the export, not an afterthought: a file that fails it is
+never left under the requested name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from digitlens import conventions as C
+from digitlens.export import data as mnist
+from digitlens.export.models import REGISTRY, build, count_macs, count_parameters
+
+PARITY_SAMPLES = 1000
+PARITY_ATOL = 1e-4
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="state dict written by `digitlens train` (.pt)")
+    p.add_argument("--arch", default="digitnet", choices=sorted(REGISTRY), help="architecture (default: digitnet)")
+    p.add_argument("--out", required=True, help="ONNX file to write")
+    p.add_argument("--data-dir", default=None, help=f"MNIST folder for the parity check (default: ${mnist.ENV_VAR} or the user cache)")
+    p.add_argument("--metrics", default=None, help="metrics JSON from training, copied into the metadata (default: beside the checkpoint)")
+    p.add_argument("--card", default=None, help="also write a model card JSON here (default: none)")
+    p.add_argument("--command", default=None, help="the training command, recorded in the model card (default: none)")
+
+
+class ParityError(RuntimeError):
+    pass
+
+
+def load_model(arch: str, checkpoint: str | os.PathLike) -> torch.nn.Module:
+    model = build(arch)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def export_onnx(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
+    """Write `model` as ONNX with the named input/output and a dynamic batch axis."""
+    import onnx
+
+    dummy = torch.zeros(2, 1, C.IMAGE_SIZE, C.IMAGE_SIZE)
+    torch.onnx.export(
+        model,
+        (dummy,),
+        str(path),
+        input_names=[C.INPUT_NAME],
+        output_names=[C.OUTPUT_NAME],
+        dynamic_axes={C.INPUT_NAME: {0: "batch"}, C.OUTPUT_NAME: {0: "batch"}},
+        opset_version=C.OPSET,
+        dynamo=False,
+    )
+    proto = onnx.load(str(path))
+    onnx.helper.set_model_props(proto, metadata)
+    proto.doc_string = "digitlens handwritten digit classifier"
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(path))
+
+
+def parity(model: torch.nn.Module, onnx_path: Path, images: np.ndarray) -> dict:
+    """Compare torch and onnxruntime logits on the same images."""
+    import onnxruntime as ort
+
+    x = images.astype(np.float32)[:, None] / 255.0
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run([C.OUTPUT_NAME], {C.INPUT_NAME: x})[0]
+    return {
+        "samples": int(len(x)),
+        "max_abs_logit_diff": float(np.abs(ref - got).max()),
+        "argmax_agree": int((ref.argmax(1) == got.argmax(1)).sum()),
+    }
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export(args: argparse.Namespace) -> dict:
+    model = load_model(args.arch, args.checkpoint)
+    ckpt = Path(args.checkpoint)
+    metrics_path = Path(args.metrics) if args.metrics else ckpt.with_name(f"{args.arch}.metrics.json")
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    test = mnist.load_split("test", args.data_dir)
+    metadata = {
+        "architecture": args.arch,
+        "input_convention": C.INPUT_CONVENTION,
+        "input_name": C.INPUT_NAME,
+        "output_name": C.OUTPUT_NAME,
+        "opset": str(C.OPSET),
+        "parameters": str(count_parameters(model)),
+        "macs_per_crop": str(count_macs(model)),
+        "metrics": json.dumps({k: metrics[k] for k in ("val_accuracy", "test_accuracy_torch", "best_epoch") if k in metrics}),
+    }
+    fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        export_onnx(model, tmp, metadata)
+        report = parity(model, tmp, test.images[:PARITY_SAMPLES])
+        if report["argmax_agree"] != report["samples"] or report["max_abs_logit_diff"] > PARITY_ATOL:
+            raise ParityError(f"torch and onnxruntime disagree: {report}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {out} ({out.stat().st_size} bytes), parity {report}")
+    if args.card:
+        write_card(args, out, model, metrics, report)
+    return report
+
+
+def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> None:
+    """The model card: how to rebuild the file and what it scores."""
+    from digitlens.inference.recognizer import Recognizer
+    from digitlens.export.evaluate import score
+
+    test = mnist.load_split("test", args.data_dir)
+    ort_acc = score(Recognizer(onnx_path), test.images, test.labels)["accuracy"]
+    card = {
+        "file": onnx_path.name,
+        "sha256": sha256_file(onnx_path),
+        "architecture": args.arch,
+        "command": args.command,
+        "export_command": f"digitlens export {args.checkpoint} --arch {args.arch} --out {args.out}",
+        "seed": metrics.get("hyperparameters", {}).get("seed"),
+        "hyperparameters": metrics.get("hyperparameters"),
+        "data_sha256": mnist.checksums(args.data_dir),
+        "train_seconds": metrics.get("train_seconds"),
+        "torch_threads": metrics.get("torch_threads"),
+        "best_epoch": metrics.get("best_epoch"),
+        "val_accuracy": metrics.get("val_accuracy"),
+        "test_accuracy_torch": metrics.get("test_accuracy_torch"),
+        "test_accuracy_onnxruntime": ort_acc,
+        "parameters": count_parameters(model),
+        "macs_per_crop": count_macs(model),
+        "opset": C.OPSET,
+        "input": {"name": C.INPUT_NAME, "convention": C.INPUT_CONVENTION},
+        "output": {"name": C.OUTPUT_NAME, "shape": ["batch", C.NUM_CLASSES]},
+        "parity": report,
+        "versions": {"torch": torch.__version__},
+    }
+    Path(args.card).write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {args.card}: onnxruntime test accuracy {ort_acc:.4f}")
+
+
+def run(args: argparse.Namespace) -> int:
+    export(args)
+    return 0

@@ -1,0 +1,167 @@
+"""`digitlens train`: fit one registered architecture on MNIST, reproducibly.
+
+Reads top to bottom: data, split, model, optimiser, epochs, test once, write artefacts.
+The validation split (held out from the 60k training images) picks the checkpoint;
+the 10k test set is scored once, at the end, by the chosen checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from digitlens.export import data as mnist
+from digitlens.export.augment import augment
+from digitlens.export.models import REGISTRY, build, count_macs, count_parameters
+from digitlens.progress import Progress
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--arch", default="digitnet", choices=sorted(REGISTRY), help="architecture (default: digitnet)")
+    p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${mnist.ENV_VAR} or the user cache)")
+    p.add_argument("--out", default="runs/train", help="output folder for checkpoint, metrics, plot (default: runs/train)")
+    p.add_argument("--epochs", type=int, default=20, help="epochs (default: 20)")
+    p.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
+    p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="optimiser (default: sgd)")
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default: 0.1)")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum / Adam beta1 (default: 0.9)")
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default: 5e-4)")
+    p.add_argument("--schedule", default="onecycle", choices=["onecycle", "constant"], help="LR schedule (default: onecycle)")
+    p.add_argument("--label-smoothing", type=float, default=0.05, help="label smoothing (default: 0.05)")
+    p.add_argument("--no-augment", action="store_true", help="train on plain MNIST (default: augment)")
+    p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training images, 0 = all (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads, 0 = torch's default (default: 0)")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG of the curves (default: write it)")
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
+
+
+@torch.no_grad()
+def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+    model.eval()
+    correct = sum(int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(x), batch))
+    return correct / max(1, len(x))
+
+
+def make_optimizer(args, params):
+    if args.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, nesterov=args.momentum > 0)
+    cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.AdamW
+    return cls(params, lr=args.lr, betas=(args.momentum, 0.999), weight_decay=args.weight_decay)
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Train, select by validation accuracy, test once; return the metrics written to JSON."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_split = mnist.load_split("train", args.data_dir)
+    test_split = mnist.load_split("test", args.data_dir)
+    x_all, y_all = to_tensor(train_split.images), torch.from_numpy(train_split.labels.astype(np.int64))
+    if args.limit:
+        x_all, y_all = x_all[: args.limit], y_all[: args.limit]
+    order = torch.randperm(len(x_all), generator=gen)
+    val_idx, train_idx = order[: args.val_size], order[args.val_size :]
+    x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
+
+    model = build(args.arch)
+    opt = make_optimizer(args, model.parameters())
+    steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
+    sched = None
+    if args.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.2)
+
+    history = {"epoch": [], "loss": [], "train_acc": [], "val_acc": []}
+    best_val, best_epoch = -1.0, 0
+    ckpt = out / f"{args.arch}.pt"
+    started = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        model.train()
+        perm = torch.randperm(len(x_train), generator=gen)
+        bar = Progress(steps_per_epoch, desc=f"epoch {epoch}/{args.epochs}")
+        loss_sum = correct = seen = 0
+        for i in range(0, len(x_train), args.batch_size):
+            idx = perm[i : i + args.batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            if not args.no_augment:
+                xb = augment(xb, gen)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=args.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            loss_sum += loss.item() * len(idx)
+            correct += int((logits.argmax(1) == yb).sum())
+            seen += len(idx)
+            bar.update(1, postfix=f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
+        val_acc = accuracy(model, x_val, y_val) if len(x_val) else correct / seen
+        bar.postfix += f" val {val_acc:.4f}"
+        bar.close()
+        history["epoch"].append(epoch)
+        history["loss"].append(loss_sum / seen)
+        history["train_acc"].append(correct / seen)
+        history["val_acc"].append(val_acc)
+        if val_acc >= best_val:
+            best_val, best_epoch = val_acc, epoch
+            torch.save(model.state_dict(), ckpt)
+    train_seconds = time.perf_counter() - started
+
+    model.load_state_dict(torch.load(ckpt, weights_only=True))
+    test_acc = accuracy(model, to_tensor(test_split.images), torch.from_numpy(test_split.labels.astype(np.int64)))
+    metrics = {
+        "arch": args.arch,
+        "checkpoint": ckpt.name,
+        "best_epoch": best_epoch,
+        "val_accuracy": best_val,
+        "test_accuracy_torch": test_acc,
+        "train_seconds": round(train_seconds, 1),
+        "torch_threads": torch.get_num_threads(),
+        "parameters": count_parameters(model),
+        "macs_per_crop": count_macs(model),
+        "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("func", "command")},
+        "history": history,
+    }
+    (out / f"{args.arch}.metrics.json").write_text(json.dumps(metrics, indent=2))
+    if not args.no_plot:
+        plot_history(history, out / f"{args.arch}.curves.png", title=f"{args.arch}: test {test_acc:.4f}")
+    print(f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, {train_seconds:.0f}s -> {ckpt}")
+    return metrics
+
+
+def plot_history(history: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(history["epoch"], history["loss"], marker="o")
+    a.set_xlabel("epoch"), a.set_ylabel("training loss"), a.grid(alpha=0.3)
+    b.plot(history["epoch"], history["train_acc"], marker="o", label="train (augmented)")
+    b.plot(history["epoch"], history["val_acc"], marker="o", label="validation")
+    b.set_xlabel("epoch"), b.set_ylabel("accuracy"), b.legend(), b.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args: argparse.Namespace) -> int:
+    train(args)
+    return 0

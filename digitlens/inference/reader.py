@@ -1,0 +1,84 @@
+"""Build a reader once, call it on any image: photo -> text with per-digit evidence."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
+from digitlens.inference.recognizer import Recognizer
+
+DEFAULT_CONF = 0.5
+
+
+@dataclass(frozen=True)
+class Digit:
+    label: int
+    confidence: float
+    box: tuple[int, int, int, int]  # x, y, w, h in original image pixels
+    line: int
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["box"] = list(self.box)
+        d["confidence"] = round(float(self.confidence), 4)
+        return d
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The digits of one image in reading order; lines joined by one space in `text`."""
+
+    text: str
+    digits: list[Digit]
+    rejected: list[Digit] = field(default_factory=list)
+    image_size: tuple[int, int] = (0, 0)
+    crops: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "digits": [d.to_dict() for d in self.digits],
+            "rejected": [d.to_dict() for d in self.rejected],
+        }
+
+
+def compose_text(digits: list[Digit]) -> str:
+    lines: dict[int, list[str]] = {}
+    for d in digits:
+        lines.setdefault(d.line, []).append(str(d.label))
+    return " ".join("".join(lines[k]) for k in sorted(lines))
+
+
+class Reader:
+    """Preprocessing config + one classifier session; `read(image)` per image or frame."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        config: PreprocessConfig = PreprocessConfig(),
+        conf: float = DEFAULT_CONF,
+        threads: int | None = None,
+    ):
+        if not 0.0 <= conf <= 1.0:
+            raise ValueError(f"conf must be in 0..1, got {conf}")
+        self.recognizer = Recognizer(model, threads=threads)
+        self.config = config
+        self.conf = conf
+
+    def read(self, image: np.ndarray, keep_stages: bool = False) -> Reading:
+        return self.read_preprocessed(preprocess(image, self.config, keep_stages=keep_stages))
+
+    def read_preprocessed(self, pre: Preprocessed) -> Reading:
+        labels, confs, _ = self.recognizer.classify(pre.crops)
+        accepted, rejected = [], []
+        for lab, c, box, line in zip(labels, confs, pre.boxes, pre.lines):
+            d = Digit(int(lab), float(c), tuple(int(v) for v in box), int(line))
+            (accepted if c >= self.conf else rejected).append(d)
+        # renumber lines so that a line of only rejected marks leaves no gap
+        kept = sorted({d.line for d in accepted})
+        remap = {old: new for new, old in enumerate(kept)}
+        accepted = [Digit(d.label, d.confidence, d.box, remap[d.line]) for d in accepted]
+        return Reading(compose_text(accepted), accepted, rejected, pre.image_size, pre.crops)

@@ -1,0 +1,1 @@
+"""Package data: the shipped ONNX model and its model card."""

@@ -1,0 +1,66 @@
+"""Every tuning knob of the photo pipeline, in one frozen dataclass.
+
+Sizes are fractions of the image or multiples of the measured stroke width wherever
+possible, so the same defaults serve a 640x480 webcam frame and a 4000x3000 phone photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+THRESHOLD_METHODS = ("otsu", "adaptive", "fixed")
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    # --- scale -------------------------------------------------------------------------
+    max_side: int = 1600  # larger photos are shrunk to this long side first; digits stay >15 px in phone shots
+    # --- illumination ------------------------------------------------------------------
+    background_side: int = 128  # the background (paper/board) is estimated on a copy this short side...
+    background_kernel: float = 0.16  # ...with a max filter this fraction of it: wider than any pen stroke
+    # --- polarity ----------------------------------------------------------------------
+    invert: bool | None = None  # None: detect; True: dark ink on light paper (invert it); False: already light on dark
+    # --- threshold ---------------------------------------------------------------------
+    threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
+    min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
+    adaptive_block: float = 0.05  # adaptive window as a fraction of the short side
+    fixed_level: int = 127  # the tutorial's global threshold, for method 'fixed'
+    # --- clutter -----------------------------------------------------------------------
+    remove_rules: bool = True  # take away ruled/squared paper lines and page borders
+    rule_min_length: float = 0.3  # a rule spans at least this fraction of the image width (height)
+    rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
+    border_run: float = 0.5  # a region lying along the border for this fraction of its extent...
+    border_min_side: float = 0.2  # ...and for this fraction of the image side is desk or page edge, not ink
+    # --- morphology --------------------------------------------------------------------
+    open_above_stroke: float = 4.0  # open (erode+dilate) away specks only when strokes are at least this wide (px)
+    close_stroke_frac: float = 0.5  # close gaps up to this multiple of the stroke width (broken strokes)
+    # --- segmentation ------------------------------------------------------------------
+    min_height_px: int = 8  # nothing shorter than this (at working scale) is a digit
+    min_height_frac: float = 0.45  # ...nor shorter than this fraction of the median digit height
+    max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
+    min_ink_ratio: float = 0.04  # ink pixels / box area: below is a thin curve or frame, not a digit
+    max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
+    max_blob: float = 0.4  # stroke width / box's long side above this is a dot or a solid blob
+    max_aspect: float = 4.0  # width/height above this is a dash or a line
+    merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height
+    merge_overlap: float = 0.4  # ...when they overlap horizontally by this fraction of the narrower
+    split_width: float = 1.6  # a box this many median widths wide is touching digits, split it
+    line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
+    max_digits: int = 200  # never hand more crops than this to the classifier per image
+    # --- normalisation -----------------------------------------------------------------
+    stroke_target: float = 2.4  # MNIST's stroke width in the 28x28 frame (px), matched before resizing
+    stroke_tolerance: float = 1.5  # only thicken/thin when off by more than this factor
+    deskew: bool = False  # MNIST was not deskewed; turn on for strongly slanted handwriting
+
+    def __post_init__(self) -> None:
+        if self.threshold not in THRESHOLD_METHODS:
+            raise ValueError(f"threshold must be one of {THRESHOLD_METHODS}, got {self.threshold!r}")
+        if self.max_side < 64:
+            raise ValueError("max_side must be at least 64")
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not v >= 0:
+                raise ValueError(f"{f.name} must be a non-negative number, got {v}")
+
+    def with_(self, **changes) -> "PreprocessConfig":
+        return replace(self, **changes)

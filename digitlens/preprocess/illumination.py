@@ -1,0 +1,69 @@
+"""Polarity and lighting: turn any page or board into 'ink strength' on a flat background.
+
+Thresholding a raw photo fails under a desk lamp: the far corner of the page is darker
+than ink near the lamp.  Dividing by an estimate of the local paper brightness removes
+the lamp, the shadow and the vignette before any threshold is chosen.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from digitlens.preprocess.config import PreprocessConfig
+
+
+def _small(grey: np.ndarray, side: int) -> np.ndarray:
+    h, w = grey.shape
+    f = min(1.0, side / min(h, w))
+    if f >= 1.0:
+        return grey
+    return cv2.resize(grey, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def _kernel(small: np.ndarray, frac: float) -> np.ndarray:
+    k = max(3, int(round(min(small.shape) * frac)) | 1)
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+
+
+def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> bool:
+    """True when the marks are darker than their background (pen on paper).
+
+    Strokes are the minority that departs from the local median to one side only: on
+    paper the departures are dark, on a blackboard they are light.
+    """
+    if config.invert is not None:
+        return bool(config.invert)
+    small = _small(grey, config.background_side)
+    k = max(3, (min(small.shape) // 4) | 1)
+    k = min(k, 255)
+    u8 = (small * 255).astype(np.uint8)
+    med = cv2.medianBlur(u8, k).astype(np.float32) / 255.0
+    d = small - med
+    darker = float(np.clip(-d - 0.05, 0, None).sum())
+    lighter = float(np.clip(d - 0.05, 0, None).sum())
+    return darker >= lighter
+
+
+def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """Local paper brightness for dark ink: a max filter wider than any stroke, smoothed."""
+    small = _small(grey, config.background_side)
+    kernel = _kernel(small, config.background_kernel)
+    bg = cv2.dilate(small, kernel)
+    k = kernel.shape[0]
+    bg = cv2.blur(bg, (k, k))
+    # the blur pulls the estimate under the lighter of paper and ink: never below the pixel itself
+    if bg.shape != grey.shape:
+        bg = cv2.resize(bg, (grey.shape[1], grey.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(bg, grey)
+
+
+def ink_strength(grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """float32 0..1, 0 = background, 1 = black ink on white paper; plus the background used.
+
+    Light-on-dark input is inverted first, so the result is always MNIST's polarity.
+    """
+    g = grey if dark else 1.0 - grey
+    bg = estimate_background(g, config)
+    ink = 1.0 - g / np.maximum(bg, 1e-3)
+    return np.clip(ink, 0.0, 1.0).astype(np.float32), bg

@@ -1,0 +1,89 @@
+"""MNIST's own normalisation, applied to one digit mask.
+
+LeCun et al. fitted each binary NIST digit into a 20x20 box keeping its aspect ratio
+(anti-aliased, hence grey edges) and placed it in 28x28 with its centre of mass at the
+centre.  Doing exactly that, after matching MNIST's stroke width, is what makes a photo
+crop look like the data the network learnt from.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from digitlens import conventions as C
+from digitlens.preprocess.threshold import stroke_width
+
+
+def match_stroke(mask: np.ndarray, target: float, tolerance: float) -> np.ndarray:
+    """Thicken or thin a uint8 mask so its stroke, once scaled into the 20px box, is near `target`."""
+    h, w = mask.shape
+    scale = C.BOX_SIZE / max(h, w)
+    sw = stroke_width(mask)
+    if sw <= 0:
+        return mask
+    scaled = sw * scale
+    if scaled > target * tolerance:
+        k = int(round((sw - target / scale) / 2))
+        if k >= 1:
+            thinner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+            if thinner.sum() > 0.25 * mask.sum():
+                return thinner
+    elif scaled < target / tolerance:
+        k = int(round((target / scale - sw) / 2))
+        if k >= 1:
+            return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return mask
+
+
+def fit_box(digit: np.ndarray) -> np.ndarray:
+    """float32 digit (tight crop) -> float32 fitted into BOX_SIZE keeping aspect ratio."""
+    h, w = digit.shape
+    scale = C.BOX_SIZE / max(h, w)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(digit, (nw, nh), interpolation=interp)
+
+
+def centre_by_mass(small: np.ndarray) -> np.ndarray:
+    """Place a fitted digit in 28x28 with its centre of mass at the centre."""
+    size = C.IMAGE_SIZE
+    h, w = small.shape
+    m = cv2.moments(small)
+    if m["m00"] <= 1e-6:
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+    else:
+        cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
+    shift = np.float32([[1, 0, (size - 1) / 2 - cx], [0, 1, (size - 1) / 2 - cy]])
+    return cv2.warpAffine(small, shift, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
+
+
+def deskew(crop: np.ndarray) -> np.ndarray:
+    """Remove slant by image moments (the OpenCV digits sample's method)."""
+    m = cv2.moments(crop)
+    if abs(m["mu02"]) < 1e-2:
+        return crop
+    skew = m["mu11"] / m["mu02"]
+    size = C.IMAGE_SIZE
+    M = np.float32([[1, skew, -0.5 * size * skew], [0, 1, 0]])
+    return cv2.warpAffine(crop, M, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderValue=0.0)
+
+
+def to_mnist(mask: np.ndarray, stroke_target: float = 2.4, tolerance: float = 1.5, do_deskew: bool = False) -> np.ndarray:
+    """uint8 mask of one digit (any size, 255 = ink) -> float32 28x28 in 0..1, MNIST-style."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return np.zeros((C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
+    tight = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    pad = max(2, max(tight.shape) // 8)
+    tight = cv2.copyMakeBorder(tight, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    tight = match_stroke(tight, stroke_target, tolerance)
+    ys, xs = np.nonzero(tight)
+    if ys.size == 0:
+        return np.zeros((C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
+    tight = tight[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    small = fit_box(tight.astype(np.float32) / 255.0)
+    crop = centre_by_mass(small)
+    if do_deskew:
+        crop = deskew(crop)
+    return np.clip(crop, 0.0, 1.0).astype(np.float32)

@@ -1,0 +1,165 @@
+"""From a clean ink mask to digit candidates in reading order.
+
+Connected components are the pieces; a digit may be several pieces (a 5 with a detached
+bar, an open 4) and one piece may be several digits (touching 0s).  Every size test is
+relative to the other digits in the image, so the same rules hold at any scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from digitlens.preprocess.config import PreprocessConfig
+
+
+@dataclass
+class Candidate:
+    """One digit candidate: its box (x, y, w, h) at working scale and its component labels."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    labels: list[int] = field(default_factory=list)
+    ink: int = 0
+    clip: tuple[int, int] | None = None  # x-range kept when a wide box was split
+    line: int = 0
+
+    @property
+    def x2(self) -> int:
+        return self.x + self.w
+
+    @property
+    def y2(self) -> int:
+        return self.y + self.h
+
+    def union(self, other: "Candidate") -> "Candidate":
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        return Candidate(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y, self.labels + other.labels, self.ink + other.ink)
+
+
+def components(mask: np.ndarray) -> tuple[np.ndarray, list[Candidate]]:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    cands = [
+        Candidate(int(s[0]), int(s[1]), int(s[2]), int(s[3]), [i], int(s[4]))
+        for i, s in enumerate(stats)
+        if i > 0
+    ]
+    return labels, cands
+
+
+def _overlap(a0, a1, b0, b1) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def merge_fragments(cands: list[Candidate], ref_h: float, config: PreprocessConfig) -> list[Candidate]:
+    """Merge pieces stacked one above the other with a small gap (the parts of one digit)."""
+    cands = sorted(cands, key=lambda c: c.x)
+    changed = True
+    while changed:
+        changed = False
+        for i in range(len(cands)):
+            a = cands[i]
+            for j in range(i + 1, len(cands)):
+                b = cands[j]
+                if b.x > a.x2:
+                    break
+                ov = _overlap(a.x, a.x2, b.x, b.x2)
+                if ov < config.merge_overlap * min(a.w, b.w):
+                    continue
+                gap = max(a.y, b.y) - min(a.y2, b.y2)
+                m = a.union(b)
+                if gap <= config.merge_gap * max(a.h, b.h, 1) and m.h <= 1.3 * ref_h:
+                    cands[i] = m
+                    del cands[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    return cands
+
+
+def split_wide(cands: list[Candidate], ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
+    """Split boxes far wider than their neighbours at the columns with least ink."""
+    if len(cands) == 0:
+        return cands
+    widths = np.array([c.w for c in cands if c.w <= 1.2 * c.h]) if cands else np.array([])
+    ref_w = float(np.median(widths)) if widths.size else float(np.median([c.h for c in cands])) * 0.7
+    out = []
+    for c in cands:
+        pieces = int(round(c.w / max(ref_w, 1)))
+        if c.w >= config.split_width * ref_w and c.w > 1.2 * c.h and pieces >= 2:
+            profile = ink[c.y : c.y2, c.x : c.x2].sum(axis=0)
+            cuts = [0]
+            for k in range(1, pieces):
+                centre = c.w * k // pieces
+                lo, hi = max(cuts[-1] + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
+                cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else centre)
+            cuts.append(c.w)
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                if b - a < 2:
+                    continue
+                out.append(Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), (c.x + a, c.x + b)))
+        else:
+            out.append(c)
+    return out
+
+
+def reading_order(cands: list[Candidate], config: PreprocessConfig) -> list[Candidate]:
+    """Group into text lines (top to bottom) and sort each line left to right."""
+    lines: list[list[Candidate]] = []
+    for c in sorted(cands, key=lambda c: c.y + c.h / 2):
+        for line in lines:
+            top = float(np.median([d.y for d in line]))
+            bottom = float(np.median([d.y2 for d in line]))
+            if _overlap(c.y, c.y2, top, bottom) >= config.line_overlap * min(c.h, bottom - top):
+                line.append(c)
+                break
+        else:
+            lines.append([c])
+    lines.sort(key=lambda line: float(np.median([d.y + d.h / 2 for d in line])))
+    ordered = []
+    for n, line in enumerate(lines):
+        for c in sorted(line, key=lambda c: c.x):
+            c.line = n
+            ordered.append(c)
+    return ordered
+
+
+def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, list[Candidate]]:
+    """Mask -> (label image, digit candidates in reading order)."""
+    labels, cands = components(mask)
+    H, W = mask.shape
+    cands = [c for c in cands if c.h >= 2 and c.ink >= 4]
+    if not cands:
+        return labels, []
+    big = [c for c in cands if c.h >= config.min_height_px]
+    ref_h = float(np.median([c.h for c in big])) if big else float(max(c.h for c in cands))
+    # the tallest pieces define the digit size; small fragments should not pull it down
+    tall = [c.h for c in big if c.h >= 0.5 * max(c.h for c in big)] if big else []
+    if tall:
+        ref_h = float(np.median(tall))
+    cands = merge_fragments(cands, ref_h, config)
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    keep = []
+    for c in cands:
+        ratio = c.ink / max(1, c.w * c.h)
+        region = labels[c.y : c.y2, c.x : c.x2]
+        own = np.isin(region, c.labels)
+        if 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) > config.max_blob * max(c.w, c.h):
+            continue
+        if c.h < max(config.min_height_px, config.min_height_frac * ref_h):
+            continue
+        if c.h > config.max_height_frac * H and c.w > config.max_height_frac * W:
+            continue
+        if not (config.min_ink_ratio <= ratio <= config.max_ink_ratio):
+            continue
+        if c.w > config.max_aspect * c.h:
+            continue
+        keep.append(c)
+    keep = split_wide(keep, ink, config)
+    keep = reading_order(keep, config)
+    return labels, keep[: config.max_digits]
