@@ -27,8 +27,10 @@ class PreprocessConfig:
     fixed_level: int = 127  # the tutorial's global threshold, for method 'fixed'
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
+    rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image width (height)
     rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
+    rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
     border_run: float = 0.5  # a region lying along the border for this fraction of its extent...
     border_min_side: float = 0.2  # ...and for this fraction of the image side is desk or page edge, not ink
     # --- morphology --------------------------------------------------------------------
@@ -40,11 +42,11 @@ class PreprocessConfig:
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
     min_ink_ratio: float = 0.04  # ink pixels / box area: below is a thin curve or frame, not a digit
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
-    max_blob: float = 0.4  # stroke width / box's long side above this is a dot or a solid blob
+    max_blob: float = 0.7  # stroke width / box's long side above this is a dot or a solid blob
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height
     merge_overlap: float = 0.4  # ...when they overlap horizontally by this fraction of the narrower
-    split_width: float = 1.6  # a box this many median widths wide is touching digits, split it
+    split_width: float = 2.0  # a box this many median widths wide (and 1.4x wider than tall) is touching digits: split it
     line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
     max_digits: int = 200  # never hand more crops than this to the classifier per image
     # --- normalisation -----------------------------------------------------------------

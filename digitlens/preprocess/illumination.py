@@ -46,10 +46,14 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) ->
 
 
 def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
-    """Local paper brightness for dark ink: a max filter wider than any stroke, smoothed."""
+    """Local paper brightness for dark ink: a closing wider than any stroke, smoothed.
+
+    Closing (max then min) fills in strokes but, unlike a plain max filter, follows a
+    shadow's edge instead of spreading the lit paper into it.
+    """
     small = _small(grey, config.background_side)
     kernel = _kernel(small, config.background_kernel)
-    bg = cv2.dilate(small, kernel)
+    bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     k = kernel.shape[0]
     bg = cv2.blur(bg, (k, k))
     # the blur pulls the estimate under the lighter of paper and ink: never below the pixel itself
@@ -66,4 +70,9 @@ def ink_strength(grey: np.ndarray, dark: bool, config: PreprocessConfig = Prepro
     g = grey if dark else 1.0 - grey
     bg = estimate_background(g, config)
     ink = 1.0 - g / np.maximum(bg, 1e-3)
+    # the max filter sits a little above the typical paper (noise, texture, faint print):
+    # measure the paper's own level, the median, and call that zero
+    paper = float(np.median(ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]))
+    if paper > 0:
+        ink = (ink - paper) / (1.0 - paper)
     return np.clip(ink, 0.0, 1.0).astype(np.float32), bg

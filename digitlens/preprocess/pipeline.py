@@ -18,7 +18,7 @@ from digitlens.preprocess.illumination import dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.segment import find_digits
-from digitlens.preprocess.threshold import binarize, clean, remove_border_runs, remove_rules
+from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_border_runs, remove_rules
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,9 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
     grey = grey_full if s == 1.0 else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
     dark = dark_ink(grey, config)
     ink, background = ink_strength(grey, dark, config)
-    mask = binarize(ink, grey, dark, config)
-    rules = np.zeros_like(mask)
-    if config.remove_rules:
-        mask, rules = remove_rules(mask, config)
+    rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
+    threshold = binarize(ink, grey, dark, config, exclude=rules)
+    mask = remove_rules(threshold, ink, rules, config)
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)
     labels, cands = find_digits(cleaned, ink, config)
@@ -89,7 +88,7 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
             "1_grey": (grey * 255).astype(np.uint8),
             "2_background": (np.clip(background, 0, 1) * 255).astype(np.uint8),
             "3_ink": (ink * 255).astype(np.uint8),
-            "4_threshold": binarize(ink, grey, dark, config),
+            "4_threshold": threshold,
             "5_rules_removed": cv2.bitwise_or(rules, border),
             "6_cleaned": cleaned,
         }

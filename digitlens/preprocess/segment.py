@@ -91,7 +91,7 @@ def split_wide(cands: list[Candidate], ink: np.ndarray, config: PreprocessConfig
     out = []
     for c in cands:
         pieces = int(round(c.w / max(ref_w, 1)))
-        if c.w >= config.split_width * ref_w and c.w > 1.2 * c.h and pieces >= 2:
+        if c.w >= config.split_width * ref_w and c.w > 1.4 * c.h and pieces >= 2:
             profile = ink[c.y : c.y2, c.x : c.x2].sum(axis=0)
             cuts = [0]
             for k in range(1, pieces):

@@ -12,8 +12,9 @@ import numpy as np
 from digitlens.preprocess.config import PreprocessConfig
 
 
-def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
-    """uint8 mask (255 = ink) by the configured method."""
+def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(),
+             exclude: np.ndarray | None = None) -> np.ndarray:
+    """uint8 mask (255 = ink) by the configured method; `exclude` pixels do not vote in Otsu."""
     if config.threshold == "fixed":
         g8 = (grey * 255).astype(np.uint8)
         op = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
@@ -24,7 +25,8 @@ def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessCo
         block = max(3, int(min(ink.shape) * config.adaptive_block) | 1)
         local = cv2.adaptiveThreshold(ink8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -floor / 2)
         return cv2.bitwise_and(local, cv2.threshold(ink8, floor, 255, cv2.THRESH_BINARY)[1])
-    level, _ = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    voters = ink8 if exclude is None or not exclude.any() else ink8[exclude == 0].reshape(1, -1)
+    level, _ = cv2.threshold(voters, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     return cv2.threshold(ink8, max(level, floor), 255, cv2.THRESH_BINARY)[1]
 
 
@@ -38,23 +40,23 @@ def stroke_width(mask: np.ndarray) -> float:
     return float(2.0 * np.median(vals)) if vals.size else 0.0
 
 
-def remove_rules(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, np.ndarray]:
-    """Take ruled/squared-paper lines and page borders out of the mask.
+def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """uint8 mask of ruled/squared-paper lines and straight page borders.
 
-    A rule is a long and thin run: long against the image, thin against the image.  The
-    strokes that crossed it are then closed across the removed band, so a digit written
-    over a line is not cut in two.  Returns (cleaned mask, removed lines).
+    A rule is a long and thin run: long against the image, thin against the image.  It is
+    traced in a low-contrast mask, where a faint printed line is still continuous even
+    when a threshold would leave only dashes of it; small tilts are tolerated by
+    thickening across the line before looking for long runs.
     """
-    h, w = mask.shape
-    removed = np.zeros_like(mask)
+    h, w = ink.shape
+    weak = cv2.threshold((ink * 255).astype(np.uint8), int(config.rule_contrast * 255), 255, cv2.THRESH_BINARY)[1]
+    rules = np.zeros_like(weak)
     for horizontal in (True, False):
         length, across = (w, h) if horizontal else (h, w)
         seg = max(15, int(length * config.rule_min_length / 4))
         thick_max = across * config.rule_max_thickness + 2
-        tilt = np.ones((3, 1) if horizontal else (1, 3), np.uint8)
-        probe = cv2.dilate(mask, tilt)
-        kernel = np.ones((1, seg) if horizontal else (seg, 1), np.uint8)
-        runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, kernel)
+        probe = cv2.dilate(weak, np.ones((3, 1) if horizontal else (1, 3), np.uint8))
+        runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
         if not runs.any():
             continue
         n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
@@ -63,15 +65,28 @@ def remove_rules(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()
         keep = (extent >= length * config.rule_min_length) & (thickness <= thick_max)
         keep[0] = False
         if keep.any():
-            lines = (keep[labels] & (mask > 0)).astype(np.uint8) * 255
-            removed |= lines
-            t = int(np.ceil(thickness[keep].max())) + 3
-            cleaned = cv2.bitwise_and(mask, cv2.bitwise_not(lines))
-            bridge = np.ones((t, 1) if horizontal else (1, t), np.uint8)
-            # close across the band only where a stroke left it, not along the line itself
-            closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, bridge)
-            mask = cv2.bitwise_or(cleaned, cv2.bitwise_and(closed, lines))
-    return mask, removed
+            rules |= (keep[labels] & (weak > 0)).astype(np.uint8) * 255
+    return rules
+
+
+def remove_rules(mask: np.ndarray, ink: np.ndarray, rules: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """Take rule pixels out of the ink mask without cutting the digits written over them.
+
+    Where a pen stroke crosses a printed rule the pixel is darker than the rule alone, so
+    only rule pixels about as faint as the rule itself are removed; what remains of a
+    crossing is then closed across the rule's width.
+    """
+    if not rules.any():
+        return mask
+    on_rule = rules > 0
+    level = float(np.median(ink[on_rule]))
+    faint = on_rule & (ink <= level * config.rule_ink_ratio)
+    cleaned = mask.copy()
+    cleaned[faint] = 0
+    closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    restore = faint & (closed > 0)
+    cleaned[restore] = 255
+    return cleaned
 
 
 def remove_border_runs(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, np.ndarray]:
