@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help=f"MNIST folder for the parity check (default: ${mnist.ENV_VAR} or the user cache)")
     p.add_argument("--metrics", default=None, help="metrics JSON from training, copied into the metadata (default: beside the checkpoint)")
     p.add_argument("--card", default=None, help="also write a model card JSON here (default: none)")
-    p.add_argument("--command", default=None, help="the training command, recorded in the model card (default: none)")
+    p.add_argument("--train-command", default=None, help="the training command, recorded in the model card (default: none)")
 
 
 class ParityError(RuntimeError):
@@ -135,7 +135,7 @@ def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> Non
         "file": onnx_path.name,
         "sha256": sha256_file(onnx_path),
         "architecture": args.arch,
-        "command": args.command,
+        "train_command": args.train_command,
         "export_command": f"digitlens export {args.checkpoint} --arch {args.arch} --out {args.out}",
         "seed": metrics.get("hyperparameters", {}).get("seed"),
         "hyperparameters": metrics.get("hyperparameters"),

@@ -1,0 +1,69 @@
+"""Turning a SOURCE argument into inputs: files for `batch`, a frame stream for `webcam`.
+
+Ultralytics' convention: one argument that may be a camera index, a file, a folder, a
+glob, a list file or a URL, and the command works out which.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+from digitlens.preprocess.load import IMAGE_SUFFIXES
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif"}
+STREAM_PREFIXES = ("rtsp://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+class SourceError(ValueError):
+    """The source names nothing usable."""
+
+
+def _walk(folder: Path, recursive: bool) -> list[Path]:
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir())
+    found, seen = [], set()
+    # os.walk with followlinks=False never loops; linked folders are visited once by real path
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(files):
+            if Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                found.append(Path(root) / name)
+    return found
+
+
+def image_inputs(source: str, recursive: bool = False) -> list[Path]:
+    """A folder, a glob pattern, a text file listing paths (one per line) or one image."""
+    p = Path(source)
+    if p.is_dir():
+        return _walk(p, recursive)
+    if any(ch in source for ch in "*?["):
+        return sorted(Path(m) for m in glob.glob(source, recursive=recursive) if Path(m).suffix.lower() in IMAGE_SUFFIXES)
+    if p.is_file() and p.suffix.lower() in (".txt", ".lst", ".list"):
+        base = p.parent
+        out = []
+        for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                q = Path(line)
+                out.append(q if q.is_absolute() else base / q)
+        return out
+    if p.is_file() or p.is_symlink():
+        return [p]
+    raise SourceError(f"{source}: no such file, folder or pattern")
+
+
+def parse_camera(source: str) -> int | None:
+    """'0' -> 0 (a camera index); anything else -> None."""
+    s = source.strip()
+    return int(s) if s.isdigit() else None
+
+
+def is_stream(source: str) -> bool:
+    return source.lower().startswith(STREAM_PREFIXES)

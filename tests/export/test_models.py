@@ -1,0 +1,86 @@
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from digitlens.export import models, train
+from digitlens.export.onnx_export import add_arguments as export_args, export
+
+
+@pytest.mark.parametrize("name", sorted(models.REGISTRY))
+def test_every_architecture_gives_ten_logits(name):
+    net = models.build(name).eval()
+    with torch.no_grad():
+        out = net(torch.rand(5, 1, 28, 28))
+    assert out.shape == (5, 10)
+    assert models.count_parameters(net) > 1000
+    assert models.count_macs(net) > models.count_parameters(net) // 2
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        models.build("resnet9000")
+
+
+def test_mlp_is_the_classic_784_50_10():
+    assert models.count_parameters(models.build("mlp")) == 784 * 50 + 50 + 50 * 10 + 10
+
+
+def parse_train(argv):
+    p = argparse.ArgumentParser()
+    train.add_arguments(p)
+    return p.parse_args(argv)
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("train")
+    args = parse_train(["--arch", "cnn2", "--data-dir", str(data_dir), "--limit", "6000",
+                        "--val-size", "1000", "--out", str(out), "--seed", "3", "--no-plot", "--lr", "0.05",
+                        "--epochs", "2", "--no-augment", "--schedule", "constant"])
+    return args, train.train(args), out
+
+
+def test_short_training_learns(short_run):
+    _, metrics, out = short_run
+    # ~80 steps of 128 on 5000 digits: far above chance, and above 90%
+    assert metrics["test_accuracy_torch"] > 0.90
+    assert metrics["val_accuracy"] > 0.90
+    saved = json.loads((out / "cnn2.metrics.json").read_text())
+    assert saved["history"]["epoch"] == [1, 2]
+    state = torch.load(out / "cnn2.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_training_is_reproducible(short_run, tmp_path):
+    args, metrics, _ = short_run
+    args2 = argparse.Namespace(**{**vars(args), "out": str(tmp_path)})
+    again = train.train(args2)
+    assert again["history"]["loss"] == pytest.approx(metrics["history"]["loss"], rel=1e-5)
+
+
+def test_export_parity_and_contract(short_run, tmp_path, data_dir):
+    import onnx
+    import onnxruntime as ort
+
+    _, _, out = short_run
+    p = argparse.ArgumentParser()
+    export_args(p)
+    target = tmp_path / "m.onnx"
+    args = p.parse_args([str(out / "cnn2.pt"), "--arch", "cnn2", "--out", str(target), "--data-dir", str(data_dir)])
+    report = export(args)
+    assert report["samples"] == 1000 and report["argmax_agree"] == 1000
+    assert report["max_abs_logit_diff"] <= 1e-4
+    model = onnx.load(str(target))
+    onnx.checker.check_model(model)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["architecture"] == "cnn2" and "white digit on black" in meta["input_convention"]
+    sess = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    (inp,), (outp,) = sess.get_inputs(), sess.get_outputs()
+    assert inp.name == "image" and outp.name == "logits"
+    for batch in (1, 7):
+        y = sess.run(None, {"image": np.zeros((batch, 1, 28, 28), np.float32)})[0]
+        assert y.shape == (batch, 10)

@@ -1,0 +1,54 @@
+"""The shipped model, measured the way users run it: onnxruntime on all 10k test digits."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from digitlens.cli import main
+from digitlens.export.evaluate import score
+from digitlens.inference import Recognizer, default_model_path
+
+
+def test_shipped_model_accuracy_through_onnxruntime(mnist_test):
+    result = score(Recognizer(), mnist_test.images, mnist_test.labels)
+    assert result["accuracy"] >= 0.9960
+    assert result["confusion"].sum() == 10000
+
+
+def test_model_card_matches_the_file():
+    import hashlib
+
+    path = default_model_path()
+    card = json.loads(path.with_name("digitnet.json").read_text())
+    assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert path.stat().st_size <= 2_000_000
+    assert card["test_accuracy_onnxruntime"] >= 0.996
+    assert card["macs_per_crop"] > 0 and card["parameters"] > 0
+    assert "digitlens train" in card["train_command"] and card["seed"] is not None
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert meta["architecture"] == "digitnet"
+
+
+def test_eval_command_writes_confusion_errors_and_preview(tmp_path, data_dir, capsys):
+    assert main(["eval", "--data-dir", str(data_dir), "--out", str(tmp_path), "--preview", "40"]) == 0
+    printed = capsys.readouterr().out
+    assert "MNIST test accuracy 99." in printed
+    errors = json.loads((tmp_path / "errors.json").read_text())
+    assert 0 < len(errors["misclassified"]) <= 40
+    for name in ("confusion.png", "errors.png", "preview.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_eval_refuses_a_model_with_the_wrong_contract(tmp_path, data_dir, capsys):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 32, 32])
+    y = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3, 32, 32])
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["logits"])], "g", [x], [y])
+    bad = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(bad))
+    assert main(["eval", "--model", str(bad), "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 2
+    assert "input must be float32 [batch,1,28,28]" in capsys.readouterr().err
