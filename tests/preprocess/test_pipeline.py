@@ -1,0 +1,111 @@
+import cv2
+import numpy as np
+import pytest
+
+from digitlens import conventions as C
+from digitlens.preprocess import PreprocessConfig, preprocess
+from digitlens.preprocess.normalize import to_mnist
+from digitlens.preprocess.segment import Candidate, reading_order
+from tests.conftest import paper_with_digits
+
+
+def test_blank_pages_give_no_digits():
+    rng = np.random.default_rng(0)
+    for img in (np.full((480, 640), 235, np.uint8), np.full((480, 640), 20, np.uint8),
+                np.clip(rng.normal(200, 4, (480, 640)), 0, 255).astype(np.uint8)):
+        assert len(preprocess(img)) == 0
+
+
+def test_lit_page_with_gradient_gives_no_digits():
+    x = np.linspace(0.5, 1.0, 640, dtype=np.float32)
+    page = np.tile(x, (480, 1)) * 230
+    assert len(preprocess(page.astype(np.uint8))) == 0
+
+
+def test_crops_follow_mnist_conventions(mnist_test):
+    img, boxes = paper_with_digits([mnist_test.images[i] for i in range(4)])
+    pre = preprocess(img)
+    assert len(pre) == 4
+    assert pre.crops.dtype == np.float32 and pre.crops.shape == (4, 28, 28)
+    assert 0.0 <= pre.crops.min() and pre.crops.max() <= 1.0
+    for crop in pre.crops:
+        ys, xs = np.nonzero(crop > 0.05)
+        assert max(np.ptp(ys), np.ptp(xs)) + 1 <= C.BOX_SIZE + 2  # fitted in the 20px box
+        m = cv2.moments(crop)
+        assert abs(m["m10"] / m["m00"] - 13.5) < 1.0 and abs(m["m01"] / m["m00"] - 13.5) < 1.0
+        assert crop[0].max() < 0.05 and crop[-1].max() < 0.05  # black border, white digit
+
+
+def test_boxes_are_in_original_coordinates_after_downscaling(mnist_test):
+    img, boxes = paper_with_digits([mnist_test.images[i] for i in range(3)], height=300, size=(2400, 1000), origin=(200, 300))
+    pre = preprocess(img, PreprocessConfig(max_side=800))
+    assert pre.image_size == (1000, 2400)
+    for got, want in zip(pre.boxes, boxes):
+        # within 7% of the digit's height: the anti-aliased rim is ink or not
+        assert abs(got[0] - want[0]) <= 21 and abs(got[1] - want[1]) <= 21
+        assert abs(got[3] - want[3]) <= 42
+
+
+def test_light_ink_on_dark_board_is_detected(mnist_test):
+    img, _ = paper_with_digits([mnist_test.images[i] for i in range(3)], paper=40, ink=230)
+    pre = preprocess(img)
+    assert not pre.dark_ink and len(pre) == 3
+    forced = preprocess(img, PreprocessConfig(invert=True))  # wrong polarity forced: not the same result
+    assert forced.dark_ink
+
+
+def test_ruled_lines_do_not_become_digits(mnist_test):
+    img, _ = paper_with_digits([mnist_test.images[i] for i in range(5)], origin=(40, 200))
+    for y in range(30, 480, 45):
+        cv2.line(img, (0, y), (640, y + 6), 170, 2)
+    cv2.line(img, (60, 0), (60, 480), 150, 1)
+    pre = preprocess(img)
+    assert len(pre) == 5
+
+
+def test_digits_15px_tall_and_touching_the_border(mnist_test):
+    img, _ = paper_with_digits([mnist_test.images[i] for i in range(5)], height=15, origin=(300, 200))
+    assert len(preprocess(img)) == 5
+    edge, _ = paper_with_digits([mnist_test.images[i] for i in range(2)], height=100, origin=(0, 0))
+    assert len(preprocess(edge)) == 2
+
+
+def test_one_digit_filling_the_frame(mnist_test):
+    d = mnist_test.images[0]
+    img = 255 - cv2.resize(d, (480, 480), interpolation=cv2.INTER_CUBIC)
+    pre = preprocess(img)
+    assert len(pre) == 1
+
+
+def test_reading_order_lines_then_left_to_right():
+    cands = [Candidate(200, 10, 20, 30), Candidate(10, 100, 20, 30), Candidate(10, 12, 20, 30), Candidate(100, 95, 20, 30)]
+    ordered = reading_order(cands, PreprocessConfig())
+    assert [(c.x, c.line) for c in ordered] == [(10, 0), (200, 0), (10, 1), (100, 1)]
+
+
+def test_to_mnist_keeps_a_one_thin_and_matches_stroke_width():
+    one = np.zeros((200, 40), np.uint8)
+    one[10:190, 15:25] = 255
+    crop = to_mnist(one)
+    cols = np.nonzero(crop.max(axis=0) > 0.3)[0]
+    assert np.ptp(cols) + 1 <= 6  # aspect kept: still thin
+    fat = np.zeros((200, 200), np.uint8)
+    cv2.circle(fat, (100, 100), 70, 255, 40)
+    ring = to_mnist(fat)
+    row = ring[14] > 0.5
+    assert 1 <= row[:14].sum() <= 5  # 40px pen brought near MNIST's ~2.4px stroke
+
+
+def test_stages_are_kept_on_request(mnist_test):
+    img, _ = paper_with_digits([mnist_test.images[0]])
+    assert preprocess(img).stages == {}
+    stages = preprocess(img, keep_stages=True).stages
+    assert {"1_grey", "3_ink", "4_threshold", "6_cleaned"} <= set(stages)
+    assert all(s.dtype == np.uint8 for s in stages.values())
+
+
+def test_config_rejects_nonsense():
+    with pytest.raises(ValueError):
+        PreprocessConfig(threshold="magic")
+    with pytest.raises(ValueError):
+        PreprocessConfig(min_contrast=-1.0)
