@@ -39,6 +39,7 @@ class PreprocessConfig:
     # --- segmentation ------------------------------------------------------------------
     min_height_px: int = 8  # nothing shorter than this (at working scale) is a digit
     min_height_frac: float = 0.45  # ...nor shorter than this fraction of the median digit height
+    max_height_ratio: float = 3.0  # ...nor taller than this many median digit heights (an edge, a stray stroke)
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
     min_ink_ratio: float = 0.04  # ink pixels / box area: below is a thin curve or frame, not a digit
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke

@@ -129,6 +129,20 @@ def reading_order(cands: list[Candidate], config: PreprocessConfig) -> list[Cand
     return ordered
 
 
+def reference_height(cands: list[Candidate], config: PreprocessConfig) -> float:
+    """The typical digit height: the ink-weighted median of the pieces' heights.
+
+    Weighting by ink lets the digits outvote both specks (many, but little ink) and a
+    stray long edge (tall, but one piece).
+    """
+    pool = [c for c in cands if c.h >= config.min_height_px] or cands
+    heights = np.array([c.h for c in pool], np.float64)
+    weights = np.array([c.ink for c in pool], np.float64)
+    order = np.argsort(heights)
+    cum = np.cumsum(weights[order])
+    return float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
 def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, list[Candidate]]:
     """Mask -> (label image, digit candidates in reading order)."""
     labels, cands = components(mask)
@@ -136,12 +150,7 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     cands = [c for c in cands if c.h >= 2 and c.ink >= 4]
     if not cands:
         return labels, []
-    big = [c for c in cands if c.h >= config.min_height_px]
-    ref_h = float(np.median([c.h for c in big])) if big else float(max(c.h for c in cands))
-    # the tallest pieces define the digit size; small fragments should not pull it down
-    tall = [c.h for c in big if c.h >= 0.5 * max(c.h for c in big)] if big else []
-    if tall:
-        ref_h = float(np.median(tall))
+    ref_h = reference_height(cands, config)
     cands = merge_fragments(cands, ref_h, config)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     keep = []
@@ -151,7 +160,7 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
         own = np.isin(region, c.labels)
         if 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) > config.max_blob * max(c.w, c.h):
             continue
-        if c.h < max(config.min_height_px, config.min_height_frac * ref_h):
+        if c.h < max(config.min_height_px, config.min_height_frac * ref_h) or c.h > config.max_height_ratio * ref_h:
             continue
         if c.h > config.max_height_frac * H and c.w > config.max_height_frac * W:
             continue

@@ -79,8 +79,12 @@ def remove_rules(mask: np.ndarray, ink: np.ndarray, rules: np.ndarray, config: P
     if not rules.any():
         return mask
     on_rule = rules > 0
-    level = float(np.median(ink[on_rule]))
-    faint = on_rule & (ink <= level * config.rule_ink_ratio)
+    rule_level = float(np.median(ink[on_rule]))
+    pen = (mask > 0) & ~on_rule
+    pen_level = float(np.median(ink[pen])) if pen.any() else 1.0
+    # halfway between the rule's ink and the pen's: darker is pen crossing the rule
+    cut = max(rule_level * config.rule_ink_ratio, (rule_level + pen_level) / 2)
+    faint = on_rule & (ink <= cut)
     cleaned = mask.copy()
     cleaned[faint] = 0
     closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
