@@ -1,0 +1,154 @@
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from digitlens.cli import main
+from digitlens.commands import webcam
+from digitlens.sources import SourceError
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+EXPECTED = json.loads((SAMPLES / "expected.json").read_text())
+
+
+def make_video(path: Path, scenes: list[tuple[str, int]], size=(640, 480), fps=10) -> None:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    assert w.isOpened()
+    for name, count in scenes:
+        frame = cv2.resize(cv2.imread(str(SAMPLES / name)), size, interpolation=cv2.INTER_AREA)
+        for _ in range(count):
+            w.write(frame)
+    w.release()
+
+
+def test_video_file_every_frame_read_with_the_page_still(tmp_path):
+    video = tmp_path / "clip.mp4"
+    make_video(video, [("blackboard.jpg", 6), ("sticky_note.jpg", 6)])
+    log = tmp_path / "frames.jsonl"
+    saved = tmp_path / "annotated.mp4"
+    assert main(["webcam", "--source", str(video), "--no-show", "--jsonl", str(log), "--save", str(saved)]) == 0
+    frames = [json.loads(l) for l in log.read_text().splitlines()]
+    assert [f["frame"] for f in frames] == list(range(12))
+    assert all(f["text"] == EXPECTED["blackboard.jpg"]["text"] for f in frames[1:5])
+    assert all(f["text"] == EXPECTED["sticky_note.jpg"]["text"] for f in frames[7:11])
+    cap = cv2.VideoCapture(str(saved))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+
+
+def test_stride_and_roi(tmp_path):
+    video = tmp_path / "clip.mp4"
+    make_video(video, [("blackboard.jpg", 9)])
+    log = tmp_path / "f.jsonl"
+    assert main(["webcam", "--source", str(video), "--no-show", "--jsonl", str(log), "--stride", "3", "--roi", "0,0,10,10"]) == 0
+    frames = [json.loads(l) for l in log.read_text().splitlines()]
+    assert [f["frame"] for f in frames] == [0, 3, 6]
+    assert all(f["text"] == "" for f in frames)  # an empty corner holds no digits
+
+
+class FakeCamera:
+    """Delivers `good` frames, then fails: by returning False, or by raising."""
+
+    def __init__(self, frame, good: int, mode: str = "false"):
+        self.frame, self.good, self.mode, self.calls, self.released = frame, good, mode, 0, False
+
+    def isOpened(self):
+        return True
+
+    def read(self):
+        self.calls += 1
+        if self.calls <= self.good:
+            time.sleep(0.01)
+            return True, self.frame.copy()
+        if self.mode == "raise":
+            raise OSError("USB device disconnected")
+        time.sleep(0.01)
+        return False, None
+
+    def get(self, prop):
+        return 0.0
+
+    def release(self):
+        self.released = True
+
+
+def live_args(tmp_path, **kw):
+    ns = dict(roi=None, stride=1, no_show=True, save=None, jsonl=str(tmp_path / "live.jsonl"), snapshot_dir=str(tmp_path),
+              max_frames=0, reconnect=0.5)
+    ns.update(kw)
+    return argparse.Namespace(**ns)
+
+
+@pytest.mark.parametrize("mode", ["false", "raise"])
+def test_camera_that_stops_delivering_ends_cleanly(tmp_path, reader, mode, capsys):
+    frame = cv2.resize(cv2.imread(str(SAMPLES / "blackboard.jpg")), (640, 480))
+    cam = FakeCamera(frame, good=5, mode=mode)
+    start = time.monotonic()
+    status = webcam.live_loop(cam, True, reader, live_args(tmp_path))
+    assert status == 1 and time.monotonic() - start < 10
+    assert cam.released
+    lines = (tmp_path / "live.jsonl").read_text().splitlines()
+    assert 1 <= len(lines) <= 5 and all(json.loads(l)["text"] == EXPECTED["blackboard.jpg"]["text"] for l in lines)
+    assert "no frame" in capsys.readouterr().err
+
+
+def test_camera_that_cannot_be_opened_names_the_indices():
+    class Closed:
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    with pytest.raises(SourceError, match=r"camera 2 cannot be opened; tried indices 2, 0, 1, 3"):
+        webcam.open_source("2", opener=lambda src: Closed())
+
+
+def test_missing_video_and_bad_roi(tmp_path, capsys):
+    assert main(["webcam", "--source", str(tmp_path / "none.mp4"), "--no-show"]) == 2
+    assert "no such video file" in capsys.readouterr().err
+    assert main(["webcam", "--source", str(tmp_path / "none.mp4"), "--roi", "1,2,3"]) == 2
+    assert "--roi must be X,Y,W,H" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb"), reason="Xvfb not installed (Debian package xvfb)")
+def test_real_window_under_xvfb(tmp_path):
+    ImageGrab = pytest.importorskip("PIL.ImageGrab")
+    display = ":99"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    video = tmp_path / "clip.mp4"
+    make_video(video, [("blackboard.jpg", 400)])
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    proc = None
+    try:
+        time.sleep(1.0)
+        proc = subprocess.Popen([sys.executable, "-m", "digitlens", "webcam", "--source", str(video)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        shot = None
+        for _ in range(60):
+            time.sleep(0.5)
+            img = np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))
+            green = (img[:, :, 1] > 180) & (img[:, :, 0] < 40) & (img[:, :, 2] < 40)
+            if green.sum() > 200:
+                shot = img
+                break
+        assert shot is not None, "no window with green boxes appeared"
+        cv2.imwrite(str(Path(os.environ.get("DIGITLENS_SCREENSHOT", tmp_path / "screen.png"))), shot[:, :, ::-1])
+        # the frame (dark board) and the banner's yellow text are on screen too
+        board = (shot.sum(axis=2) < 200).mean()
+        yellow = ((shot[:, :, 0] > 200) & (shot[:, :, 1] > 200) & (shot[:, :, 2] < 60)).sum()
+        assert board > 0.1 and yellow > 20
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
+        xvfb.terminate()
+        xvfb.wait(timeout=10)
