@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -68,8 +69,14 @@ class Reader:
         self.config = config
         self.conf = conf
 
-    def read(self, image: np.ndarray, keep_stages: bool = False) -> Reading:
-        return self.read_preprocessed(preprocess(image, self.config, keep_stages=keep_stages))
+    def read(self, image: np.ndarray, keep_stages: bool = False, timings: dict | None = None) -> Reading:
+        pre = preprocess(image, self.config, keep_stages=keep_stages, timings=timings)
+        if timings is None:
+            return self.read_preprocessed(pre)
+        start = time.perf_counter()
+        reading = self.read_preprocessed(pre)
+        timings["inference"] = timings.get("inference", 0.0) + time.perf_counter() - start
+        return reading
 
     def read_preprocessed(self, pre: Preprocessed) -> Reading:
         labels, confs, _ = self.recognizer.classify(pre.crops)

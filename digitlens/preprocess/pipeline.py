@@ -7,6 +7,7 @@ windows; `keep_stages=True` returns every intermediate image for `--debug`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import cv2
@@ -55,20 +56,43 @@ def working_scale(shape: tuple[int, int], max_side: int) -> float:
     return min(1.0, max_side / max(shape))
 
 
-def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(), keep_stages: bool = False) -> Preprocessed:
-    """Any photo or frame (HxW, HxWx3 BGR, HxWx4 BGRA; uint8/uint16/float 0..1) -> crops."""
+class _Clock:
+    """Adds the time since the last tick to timings[name] (a no-op without a dict)."""
+
+    def __init__(self, timings: dict | None):
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def tick(self, name: str) -> None:
+        if self.timings is not None:
+            now = time.perf_counter()
+            self.timings[name] = self.timings.get(name, 0.0) + now - self.last
+            self.last = now
+
+
+def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(), keep_stages: bool = False,
+               timings: dict | None = None) -> Preprocessed:
+    """Any photo or frame (HxW, HxWx3 BGR, HxWx4 BGRA; uint8/uint16/float 0..1) -> crops.
+
+    `timings`, when given, receives seconds per stage (for benchmarks).
+    """
+    clock = _Clock(timings)
     grey_full = to_grey(image)
     H, W = grey_full.shape
     s = working_scale((H, W), config.max_side)
     grey = grey_full if s == 1.0 else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+    clock.tick("convert")
     dark = dark_ink(grey, config)
     ink, background = ink_strength(grey, dark, config)
+    clock.tick("illumination")
     rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
     threshold = binarize(ink, grey, dark, config, exclude=rules)
     mask = remove_rules(threshold, ink, rules, config)
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)
+    clock.tick("threshold")
     labels, cands = find_digits(cleaned, ink, config)
+    clock.tick("segmentation")
 
     crops = np.zeros((len(cands), C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
     boxes = np.zeros((len(cands), 4), np.int64)
@@ -81,6 +105,7 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
         x1, y1 = min(W, int(np.ceil(c.x2 / s))), min(H, int(np.ceil(c.y2 / s)))
         boxes[i] = (x0, y0, x1 - x0, y1 - y0)
         lines[i] = c.line
+    clock.tick("normalisation")
 
     stages = {}
     if keep_stages:
