@@ -19,7 +19,7 @@ INPUT_NAME = "image"
 #: Name of the ONNX model's output: float32 [batch, 10] raw logits.
 OUTPUT_NAME = "logits"
 #: ONNX opset the exporter targets.
-OPSET = 17
+OPSET = 18
 
 #: Human-readable statement written into the ONNX metadata.
 INPUT_CONVENTION = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import tempfile
@@ -52,15 +53,18 @@ def export_onnx(model: torch.nn.Module, path: Path, metadata: dict[str, str]) ->
     import onnx
 
     dummy = torch.zeros(2, 1, C.IMAGE_SIZE, C.IMAGE_SIZE)
+    arg = next(iter(inspect.signature(model.forward).parameters))
     torch.onnx.export(
         model,
         (dummy,),
         str(path),
         input_names=[C.INPUT_NAME],
         output_names=[C.OUTPUT_NAME],
-        dynamic_axes={C.INPUT_NAME: {0: "batch"}, C.OUTPUT_NAME: {0: "batch"}},
+        dynamic_shapes={arg: {0: torch.export.Dim("batch")}},
         opset_version=C.OPSET,
-        dynamo=False,
+        dynamo=True,
+        external_data=False,
+        verbose=False,
     )
     proto = onnx.load(str(path))
     onnx.helper.set_model_props(proto, metadata)
