@@ -18,7 +18,7 @@ from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.illumination import dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
-from digitlens.preprocess.segment import find_digits
+from digitlens.preprocess.segment import find_digits, member_mask
 from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_border_runs, remove_rules
 
 
@@ -98,8 +98,7 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
     boxes = np.zeros((len(cands), 4), np.int64)
     lines = np.zeros(len(cands), np.int64)
     for i, c in enumerate(cands):
-        region = labels[c.y : c.y2, c.x : c.x2]
-        digit = np.isin(region, c.labels).astype(np.uint8) * 255
+        digit = member_mask(labels, c).astype(np.uint8) * 255
         crops[i] = to_mnist(digit, config.stroke_target, config.stroke_tolerance, config.deskew)
         x0, y0 = int(np.floor(c.x / s)), int(np.floor(c.y / s))
         x1, y1 = min(W, int(np.ceil(c.x2 / s))), min(H, int(np.ceil(c.y2 / s)))

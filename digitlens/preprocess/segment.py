@@ -25,7 +25,6 @@ class Candidate:
     h: int
     labels: list[int] = field(default_factory=list)
     ink: int = 0
-    clip: tuple[int, int] | None = None  # x-range kept when a wide box was split
     line: int = 0
 
     @property
@@ -49,6 +48,18 @@ def components(mask: np.ndarray) -> tuple[np.ndarray, list[Candidate]]:
         if i > 0
     ]
     return labels, cands
+
+
+def member_mask(labels: np.ndarray, c: Candidate) -> np.ndarray:
+    """Boolean mask, over the candidate's box, of the pixels of its own components."""
+    region = labels[c.y : c.y2, c.x : c.x2]
+    if len(c.labels) == 1:
+        own = region == c.labels[0]
+    else:
+        lut = np.zeros(max(c.labels) + 1, bool)
+        lut[c.labels] = True
+        own = lut[np.minimum(region, len(lut) - 1)] & (region < len(lut))
+    return own
 
 
 def _overlap(a0, a1, b0, b1) -> int:
@@ -102,24 +113,30 @@ def split_wide(cands: list[Candidate], ink: np.ndarray, config: PreprocessConfig
             for a, b in zip(cuts[:-1], cuts[1:]):
                 if b - a < 2:
                     continue
-                out.append(Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), (c.x + a, c.x + b)))
+                out.append(Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1)))
         else:
             out.append(c)
     return out
 
 
 def reading_order(cands: list[Candidate], config: PreprocessConfig) -> list[Candidate]:
-    """Group into text lines (top to bottom) and sort each line left to right."""
+    """Group into text lines (top to bottom) and sort each line left to right.
+
+    A candidate joins the first line whose median top and bottom it overlaps enough; the
+    medians keep one tall or low digit from dragging a line into the next.
+    """
     lines: list[list[Candidate]] = []
+    spans: list[tuple[float, float]] = []
     for c in sorted(cands, key=lambda c: c.y + c.h / 2):
-        for line in lines:
-            top = float(np.median([d.y for d in line]))
-            bottom = float(np.median([d.y2 for d in line]))
+        for k, line in enumerate(lines):
+            top, bottom = spans[k]
             if _overlap(c.y, c.y2, top, bottom) >= config.line_overlap * min(c.h, bottom - top):
                 line.append(c)
+                spans[k] = (float(np.median([d.y for d in line])), float(np.median([d.y2 for d in line])))
                 break
         else:
             lines.append([c])
+            spans.append((float(c.y), float(c.y2)))
     lines.sort(key=lambda line: float(np.median([d.y + d.h / 2 for d in line])))
     ordered = []
     for n, line in enumerate(lines):
@@ -156,8 +173,7 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     keep = []
     for c in cands:
         ratio = c.ink / max(1, c.w * c.h)
-        region = labels[c.y : c.y2, c.x : c.x2]
-        own = np.isin(region, c.labels)
+        own = member_mask(labels, c)
         if 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) > config.max_blob * max(c.w, c.h):
             continue
         if c.h < max(config.min_height_px, config.min_height_frac * ref_h) or c.h > config.max_height_ratio * ref_h:
