@@ -40,8 +40,13 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) ->
     u8 = (small * 255).astype(np.uint8)
     med = cv2.medianBlur(u8, k).astype(np.float32) / 255.0
     d = small - med
-    darker = float(np.clip(-d - 0.05, 0, None).sum())
-    lighter = float(np.clip(d - 0.05, 0, None).sum())
+    # only pixels over a flat background vote: the median rounds off a page's corners and
+    # a shadow's edge, leaving residues there; strokes leave no edge in the median itself
+    gx = cv2.Sobel(med, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(med, cv2.CV_32F, 0, 1, ksize=3)
+    edge = cv2.dilate((np.hypot(gx, gy) > 0.25).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2) > 0
+    darker = float(np.clip(-d - 0.05, 0, None)[~edge].sum())
+    lighter = float(np.clip(d - 0.05, 0, None)[~edge].sum())
     return darker >= lighter
 
 

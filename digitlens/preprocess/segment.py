@@ -160,31 +160,37 @@ def reference_height(cands: list[Candidate], config: PreprocessConfig) -> float:
     return float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
+def digit_shaped(c: Candidate, labels: np.ndarray, dist: np.ndarray, shape: tuple[int, int], config: PreprocessConfig) -> bool:
+    """Shape tests that need no knowledge of the other digits: ink ratio, blob, aspect, size."""
+    H, W = shape
+    ratio = c.ink / max(1, c.w * c.h)
+    if not (config.min_ink_ratio <= ratio <= config.max_ink_ratio):
+        return False  # a thin outline (a note's edge, a frame) or a solid blot
+    if c.w > config.max_aspect * c.h:
+        return False  # a dash or a line
+    if c.h > config.max_height_frac * H and c.w > config.max_height_frac * W:
+        return False  # the page itself
+    own = member_mask(labels, c)
+    return 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) <= config.max_blob * max(c.w, c.h)
+
+
 def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, list[Candidate]]:
-    """Mask -> (label image, digit candidates in reading order)."""
+    """Mask -> (label image, digit candidates in reading order).
+
+    The typical digit height is taken only from digit-shaped pieces, so an outline or a
+    blot cannot set the scale by which the real digits are then judged.
+    """
     labels, cands = components(mask)
-    H, W = mask.shape
     cands = [c for c in cands if c.h >= 2 and c.ink >= 4]
     if not cands:
         return labels, []
-    ref_h = reference_height(cands, config)
-    cands = merge_fragments(cands, ref_h, config)
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    keep = []
-    for c in cands:
-        ratio = c.ink / max(1, c.w * c.h)
-        own = member_mask(labels, c)
-        if 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) > config.max_blob * max(c.w, c.h):
-            continue
-        if c.h < max(config.min_height_px, config.min_height_frac * ref_h) or c.h > config.max_height_ratio * ref_h:
-            continue
-        if c.h > config.max_height_frac * H and c.w > config.max_height_frac * W:
-            continue
-        if not (config.min_ink_ratio <= ratio <= config.max_ink_ratio):
-            continue
-        if c.w > config.max_aspect * c.h:
-            continue
-        keep.append(c)
+    shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config)]
+    ref_h = reference_height(shaped or cands, config)
+    merged = merge_fragments([c for c in cands if c.h < config.max_height_ratio * ref_h], ref_h, config)
+    keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config)]
+    ref_h = reference_height(keep, config) if keep else ref_h
+    keep = [c for c in keep if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h]
     keep = split_wide(keep, ink, config)
     keep = reading_order(keep, config)
     return labels, keep[: config.max_digits]
