@@ -40,8 +40,15 @@ class Candidate:
         return Candidate(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y, self.labels + other.labels, self.ink + other.ink)
 
 
+def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected labels and stats; Grana's block-based algorithm, about 3x faster with
+    stats than OpenCV's default here (measured in benchmarks/)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    return n, labels, stats
+
+
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[Candidate]]:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = label_components(mask)
     cands = [
         Candidate(int(s[0]), int(s[1]), int(s[2]), int(s[3]), [i], int(s[4]))
         for i, s in enumerate(stats)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
+from digitlens.preprocess.segment import label_components
 
 
 def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(),
@@ -59,7 +60,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
         if not runs.any():
             continue
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        n, labels, stats = label_components(runs)
         extent = stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(extent, 1) - 2
         keep = (extent >= length * config.rule_min_length) & (thickness <= thick_max)
@@ -100,7 +101,7 @@ def remove_border_runs(mask: np.ndarray, config: PreprocessConfig = PreprocessCo
     the desk beyond it lies along the border for much of its own length.
     Returns (cleaned mask, removed regions).
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = label_components(mask)
     if n <= 1:
         return mask, np.zeros_like(mask)
     h, w = mask.shape
