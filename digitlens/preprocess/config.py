@@ -19,6 +19,8 @@ class PreprocessConfig:
     background_side: int = 128  # the background (paper/board) is estimated on a copy this short side...
     background_kernel: float = 0.16  # ...with a max filter this fraction of it: wider than any pen stroke
     # --- polarity ----------------------------------------------------------------------
+    polarity_side: int = 192  # polarity is judged on a copy this short side (small digits keep their strokes)
+    polarity_margin: float = 2.0  # the thin-phase cue decides when one side outweighs the other this many times
     invert: bool | None = None  # None: detect; True: dark ink on light paper (invert it); False: already light on dark
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
