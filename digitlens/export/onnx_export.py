@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", default=None, help="metrics JSON from training, copied into the metadata (default: beside the checkpoint)")
     p.add_argument("--card", default=None, help="also write a model card JSON here (default: none)")
     p.add_argument("--train-command", default=None, help="the training command, recorded in the model card (default: none)")
+    p.add_argument("--note", default=None, help="a remark recorded in the model card (default: none)")
 
 
 class ParityError(RuntimeError):
@@ -119,6 +120,9 @@ def export(args: argparse.Namespace) -> dict:
         report = parity(model, tmp, test.images[:PARITY_SAMPLES])
         if report["argmax_agree"] != report["samples"] or report["max_abs_logit_diff"] > PARITY_ATOL:
             raise ParityError(f"torch and onnxruntime disagree: {report}")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private; a model file is meant to be read
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -144,6 +148,7 @@ def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> Non
         "seed": metrics.get("hyperparameters", {}).get("seed"),
         "hyperparameters": metrics.get("hyperparameters"),
         "data_sha256": mnist.checksums(args.data_dir),
+        "checkpoint": Path(args.checkpoint).name,
         "train_seconds": metrics.get("train_seconds"),
         "torch_threads": metrics.get("torch_threads"),
         "best_epoch": metrics.get("best_epoch"),
@@ -157,6 +162,7 @@ def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> Non
         "output": {"name": C.OUTPUT_NAME, "shape": ["batch", C.NUM_CLASSES]},
         "parity": report,
         "versions": {"torch": torch.__version__},
+        "note": args.note,
     }
     Path(args.card).write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {args.card}: onnxruntime test accuracy {ort_acc:.4f}")
