@@ -11,7 +11,7 @@ import numpy as np
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 from digitlens.inference.recognizer import Recognizer
 
-DEFAULT_CONF = 0.5
+DEFAULT_CONF = 0.4
 
 
 @dataclass(frozen=True)
