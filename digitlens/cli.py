@@ -61,8 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"digitlens {head.command}: interrupted", file=sys.stderr)
         return 130
-    except (UserError, FileNotFoundError, PermissionError, ValueError, RuntimeError) as exc:
+    except (UserError, OSError, ValueError, RuntimeError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in msg:
+            msg = f"{exc.filename}: {exc.strerror or msg}"
         print(f"digitlens {head.command}: error: {msg}", file=sys.stderr)
         return 2
 

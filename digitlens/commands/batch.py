@@ -110,8 +110,11 @@ class ResultWriter:
         self._write(buf.getvalue())
 
     def _write(self, text: str) -> None:
-        self.f.write(text)
-        self.f.flush()
+        try:
+            self.f.write(text)
+            self.f.flush()
+        except OSError as exc:
+            raise OSError(f"cannot write results to {self.path}: {exc.strerror or exc}") from None
 
     def write(self, row: dict) -> None:
         if self.csv:
@@ -126,7 +129,10 @@ class ResultWriter:
             self._write(json.dumps(row, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError:
+            pass  # the write that failed has already been reported
 
 
 def run(args: argparse.Namespace) -> int:
