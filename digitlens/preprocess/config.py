@@ -26,6 +26,8 @@ class PreprocessConfig:
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
     adaptive_block: float = 0.05  # adaptive window as a fraction of the short side
+    noise_factor: float = 3.0  # ...and this many times the image's estimated noise sigma above it
+    max_ink_fraction: float = 0.35  # more of the image than this over threshold is noise or texture, not writing
     fixed_level: int = 127  # the tutorial's global threshold, for method 'fixed'
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
@@ -51,6 +53,7 @@ class PreprocessConfig:
     merge_overlap: float = 0.4  # ...when they overlap horizontally by this fraction of the narrower
     split_width: float = 2.0  # a box this many median widths wide (and 1.4x wider than tall) is touching digits: split it
     line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
+    max_pieces: int = 2000  # at most this many connected pieces are considered (bounded time on textures)
     max_digits: int = 200  # never hand more crops than this to the classifier per image
     # --- normalisation -----------------------------------------------------------------
     stroke_target: float = 2.4  # MNIST's stroke width in the 28x28 frame (px), matched before resizing

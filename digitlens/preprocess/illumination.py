@@ -109,6 +109,6 @@ def ink_strength(grey: np.ndarray, dark: bool, config: PreprocessConfig = Prepro
     # the max filter sits a little above the typical paper (noise, texture, faint print):
     # measure the paper's own level, the median, and call that zero
     paper = float(np.median(ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]))
-    if paper > 0:
+    if 0 < paper < 0.99:  # (an all-ink image has no paper to subtract: found by fuzzing)
         ink = (ink - paper) / (1.0 - paper)
     return np.clip(ink, 0.0, 1.0).astype(np.float32), bg

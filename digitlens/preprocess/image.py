@@ -42,6 +42,8 @@ def to_grey(image: np.ndarray) -> np.ndarray:
         scale = 1.0 / 65535.0
     else:
         scale = 1.0
+    if image.dtype.kind == "f":
+        image = np.clip(image, 0.0, 1.0)  # before the cast: 1e38 in float64 is inf in float32 (found by fuzzing)
     img = image.astype(np.float32) * np.float32(scale)
     if img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]

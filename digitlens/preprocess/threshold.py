@@ -13,6 +13,15 @@ from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.segment import label_components
 
 
+def noise_sigma(grey: np.ndarray) -> float:
+    """Immerkaer's fast estimate of white-noise sigma (same units as grey)."""
+    if min(grey.shape) < 3:
+        return 0.0
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    resp = cv2.filter2D(grey.astype(np.float32), -1, k, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) / 6 * np.abs(resp).mean())
+
+
 def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(),
              exclude: np.ndarray | None = None) -> np.ndarray:
     """uint8 mask (255 = ink) by the configured method; `exclude` pixels do not vote in Otsu."""
@@ -21,14 +30,23 @@ def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessCo
         op = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
         return cv2.threshold(g8, config.fixed_level, 255, op)[1]
     ink8 = (ink * 255).astype(np.uint8)
-    floor = int(round(config.min_contrast * 255))
+    # ink must stand clear of the noise as well as of the paper
+    floor = int(round(min(0.95, max(config.min_contrast, config.noise_factor * noise_sigma(grey))) * 255))
     if config.threshold == "adaptive":
         block = max(3, int(min(ink.shape) * config.adaptive_block) | 1)
         local = cv2.adaptiveThreshold(ink8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -floor / 2)
-        return cv2.bitwise_and(local, cv2.threshold(ink8, floor, 255, cv2.THRESH_BINARY)[1])
+        return _unless_noise(cv2.bitwise_and(local, cv2.threshold(ink8, floor, 255, cv2.THRESH_BINARY)[1]), config)
     voters = ink8 if exclude is None or not exclude.any() else ink8[exclude == 0].reshape(1, -1)
     level, _ = cv2.threshold(voters, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return cv2.threshold(ink8, max(level, floor), 255, cv2.THRESH_BINARY)[1]
+    mask = cv2.threshold(ink8, max(level, floor), 255, cv2.THRESH_BINARY)[1]
+    return _unless_noise(mask, config)
+
+
+def _unless_noise(mask: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Handwriting covers a small part of a page; a mask mostly 'ink' is noise or texture."""
+    if cv2.countNonZero(mask) > config.max_ink_fraction * mask.size:
+        return np.zeros_like(mask)
+    return mask
 
 
 def stroke_width(mask: np.ndarray) -> float:
