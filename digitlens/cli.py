@@ -18,6 +18,7 @@ COMMANDS = {
     "train": ("digitlens.export.train", "train a model on MNIST (needs the [train] extra)"),
     "export": ("digitlens.export.onnx_export", "export a trained checkpoint to ONNX, with a parity check"),
     "eval": ("digitlens.export.evaluate", "score an ONNX model on the MNIST test set"),
+    "quantize": ("digitlens.export.quantize", "make an int8 copy of an ONNX model and measure it"),
     "sweep": ("digitlens.export.sweep", "train a grid of learning rates and momenta"),
     "synth": ("digitlens.synth", "generate synthetic photos of MNIST digits with ground truth"),
 }

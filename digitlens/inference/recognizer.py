@@ -38,6 +38,9 @@ class Recognizer:
         import onnxruntime as ort
 
         path = Path(model) if model is not None else default_model_path()
+        if model is not None and not path.exists() and path.name == str(model) and not path.suffix:
+            shipped = default_model_path().with_name(f"{model}.onnx")  # a shipped model by name
+            path = shipped if shipped.exists() else path
         if not path.exists():
             raise ModelError(f"model file not found: {path}")
         if path.is_dir():

@@ -52,3 +52,12 @@ def test_eval_refuses_a_model_with_the_wrong_contract(tmp_path, data_dir, capsys
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(bad))
     assert main(["eval", "--model", str(bad), "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 2
     assert "input must be float32 [batch,1,28,28]" in capsys.readouterr().err
+
+
+def test_shipped_int8_model_by_name(mnist_test):
+    card = json.loads(default_model_path().with_name("digitnet-int8.json").read_text())
+    rec = Recognizer("digitnet-int8")
+    assert rec.path.name == "digitnet-int8.onnx"
+    acc = score(rec, mnist_test.images, mnist_test.labels)["accuracy"]
+    assert acc == pytest.approx(card["test_accuracy_onnxruntime"], abs=1e-4)
+    assert acc >= card["float_test_accuracy_onnxruntime"] - 0.0005  # within 0.05 points of float
