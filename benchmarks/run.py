@@ -331,6 +331,31 @@ def models_table(test, train, workdir: Path) -> str:
     )
 
 
+# ---- 7. accuracy on generated photos ---------------------------------------------------------
+def generated_accuracy(test, n: int = 300, seed: int = 2024) -> str:
+    """The same set and seed as tests/preprocess/test_synthetic_set.py."""
+    from collections import defaultdict
+
+    from digitlens.metrics import Tally
+    from digitlens.synth import generate
+
+    reader = Reader()
+    total, by = Tally(), defaultdict(Tally)
+    for sc in generate(n, test.images, test.labels, seed=seed):
+        rd = reader.read(sc.image)
+        boxes = [d.box for d in rd.digits]
+        for t in (total, by[sc.kind], by[sc.layout]):
+            t.add(rd.text, boxes, sc.text, sc.boxes)
+    rows = [[k, t.images, t.true_digits, f"{100 * t.recall:.1f}%", f"{100 * t.precision:.1f}%", f"{100 * t.cer:.1f}%",
+             f"{100 * t.exact_rate:.1f}%"] for k, t in [("all", total)] + sorted(by.items())]
+    return table(
+        f"7. Reading generated photos ({n} images, seed {seed}, 640x480, shipped model, default settings)",
+        ["subset", "images", "digits", "recall", "precision", "CER", "exact string"],
+        rows,
+        "Targets: recall and precision >= 99%, CER <= 2%.",
+    )
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITLENS_DATA or the user cache)")
@@ -353,6 +378,7 @@ def main(argv=None) -> int:
         parts.append(startup())
         parts.append(large_photo(test))
         parts.append(models_table(test, train, work))
+        parts.append(generated_accuracy(test))
     elapsed = time.perf_counter() - started
     cmd = "python benchmarks/run.py" + (f" --data-dir {args.data_dir}" if args.data_dir else "")
     head = (

@@ -84,3 +84,18 @@ def test_export_parity_and_contract(short_run, tmp_path, data_dir):
     for batch in (1, 7):
         y = sess.run(None, {"image": np.zeros((batch, 1, 28, 28), np.float32)})[0]
         assert y.shape == (batch, 10)
+
+
+def test_sweep_writes_table_and_plot(tmp_path, data_dir):
+    import csv
+
+    from digitlens.cli import main
+
+    code = main(["sweep", "--arch", "lenet5", "--lr", "0.05", "0.2", "--momentum", "0.5", "--epochs", "1", "--limit", "3000",
+                 "--val-size", "500", "--no-augment", "--data-dir", str(data_dir), "--out", str(tmp_path)])
+    assert code == 0
+    with open(tmp_path / "sweep.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(float(r["lr"]), float(r["momentum"])) for r in rows] == [(0.05, 0.5), (0.2, 0.5)]
+    assert all(0.5 < float(r["test_accuracy"]) <= 1.0 for r in rows)
+    assert (tmp_path / "sweep.png").stat().st_size > 5000
