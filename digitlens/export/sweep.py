@@ -16,12 +16,7 @@ from digitlens.export import train
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    train.add_arguments(p)
-    p.conflict_handler = "resolve"
-    p.add_argument("--lr", type=float, nargs="+", default=[0.01, 0.1], help="learning rates to try (default: 0.01 0.1)")
-    p.add_argument("--momentum", type=float, nargs="+", default=[0.0, 0.9], help="momenta to try (default: 0.0 0.9)")
-    p.add_argument("--out", default="runs/sweep", help="output folder (default: runs/sweep)")
-    p.add_argument("--schedule", default="constant", choices=["onecycle", "constant"], help="LR schedule (default: constant)")
+    train.add_arguments(p, grid=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,17 +22,23 @@ from digitlens.export.models import REGISTRY, build, count_macs, count_parameter
 from digitlens.progress import Progress
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
+    """Training options; with grid=True (the sweep) --lr and --momentum take several values."""
+    many = {"nargs": "+"} if grid else {}
     p.add_argument("--arch", default="digitnet", choices=sorted(REGISTRY), help="architecture (default: digitnet)")
     p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${mnist.ENV_VAR} or the user cache)")
-    p.add_argument("--out", default="runs/train", help="output folder for checkpoint, metrics, plot (default: runs/train)")
+    out = "runs/sweep" if grid else "runs/train"
+    p.add_argument("--out", default=out, help=f"output folder for checkpoint, metrics, plot (default: {out})")
     p.add_argument("--epochs", type=int, default=20, help="epochs (default: 20)")
     p.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="optimiser (default: sgd)")
-    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (default: 0.1)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum / Adam beta1 (default: 0.9)")
+    p.add_argument("--lr", type=float, default=[0.01, 0.1] if grid else 0.1, help="peak learning rate" + (
+        "s to try (default: 0.01 0.1)" if grid else " (default: 0.1)"), **many)
+    p.add_argument("--momentum", type=float, default=[0.0, 0.9] if grid else 0.9, help="SGD momentum / Adam beta1" + (
+        ", values to try (default: 0.0 0.9)" if grid else " (default: 0.9)"), **many)
     p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default: 5e-4)")
-    p.add_argument("--schedule", default="onecycle", choices=["onecycle", "constant"], help="LR schedule (default: onecycle)")
+    sched = "constant" if grid else "onecycle"  # a sweep compares settings at a fixed learning rate
+    p.add_argument("--schedule", default=sched, choices=["onecycle", "constant"], help=f"LR schedule (default: {sched})")
     p.add_argument("--label-smoothing", type=float, default=0.05, help="label smoothing (default: 0.05)")
     p.add_argument("--no-augment", action="store_true", help="train on plain MNIST (default: augment)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")

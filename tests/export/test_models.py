@@ -91,11 +91,11 @@ def test_sweep_writes_table_and_plot(tmp_path, data_dir):
 
     from digitlens.cli import main
 
-    code = main(["sweep", "--arch", "lenet5", "--lr", "0.05", "0.2", "--momentum", "0.5", "--epochs", "1", "--limit", "3000",
+    code = main(["sweep", "--arch", "lenet5", "--lr", "0.05", "0.2", "--momentum", "0.9", "--epochs", "1", "--limit", "12000", "--batch-size", "64",
                  "--val-size", "500", "--no-augment", "--data-dir", str(data_dir), "--out", str(tmp_path)])
     assert code == 0
     with open(tmp_path / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [(float(r["lr"]), float(r["momentum"])) for r in rows] == [(0.05, 0.5), (0.2, 0.5)]
+    assert [(float(r["lr"]), float(r["momentum"])) for r in rows] == [(0.05, 0.9), (0.2, 0.9)]
     assert all(0.5 < float(r["test_accuracy"]) <= 1.0 for r in rows)
     assert (tmp_path / "sweep.png").stat().st_size > 5000
