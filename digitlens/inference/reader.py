@@ -79,11 +79,26 @@ class Reader:
         return reading
 
     def read_preprocessed(self, pre: Preprocessed) -> Reading:
-        labels, confs, _ = self.recognizer.classify(pre.crops)
+        """Classify every crop, and every proposed split's pieces, in one batch."""
+        n = len(pre)
+        batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
+        labels, confs, _ = self.recognizer.classify(batch)
+        per_candidate = [[Digit(int(labels[i]), float(confs[i]), tuple(int(v) for v in pre.boxes[i]), int(pre.lines[i]))]
+                         for i in range(n)]
+        start = n
+        for sp in pre.splits:
+            k = len(sp.crops)
+            piece_conf = confs[start : start + k]
+            # a wide 0 stays whole; touching digits read better as pieces than as one
+            if float(piece_conf.min()) > float(confs[sp.index]) + self.config.split_gain:
+                line = int(pre.lines[sp.index])
+                per_candidate[sp.index] = [Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
+                                           for j in range(k)]
+            start += k
         accepted, rejected = [], []
-        for lab, c, box, line in zip(labels, confs, pre.boxes, pre.lines):
-            d = Digit(int(lab), float(c), tuple(int(v) for v in box), int(line))
-            (accepted if c >= self.conf else rejected).append(d)
+        for group in per_candidate:
+            for d in group:
+                (accepted if d.confidence >= self.conf else rejected).append(d)
         # renumber lines so that a line of only rejected marks leaves no gap
         kept = sorted({d.line for d in accepted})
         remap = {old: new for new, old in enumerate(kept)}

@@ -17,7 +17,8 @@ class PreprocessConfig:
     max_side: int = 1600  # larger photos are shrunk to this long side first; digits stay >15 px in phone shots
     # --- illumination ------------------------------------------------------------------
     background_side: int = 128  # the background (paper/board) is estimated on a copy this short side...
-    background_kernel: float = 0.16  # ...with a max filter this fraction of it: wider than any pen stroke
+    background_kernel: float = 0.16  # ...with a closing this fraction of it: wider than any pen stroke...
+    background_strokes: float = 3.0  # ...or, for very thick strokes, this many measured stroke widths (second pass)
     # --- polarity ----------------------------------------------------------------------
     polarity_side: int = 192  # polarity is judged on a copy this short side (small digits keep their strokes)
     polarity_margin: float = 2.0  # the thin-phase cue decides when one side outweighs the other this many times
@@ -51,13 +52,16 @@ class PreprocessConfig:
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height
     merge_overlap: float = 0.4  # ...when they overlap horizontally by this fraction of the narrower
-    split_width: float = 2.0  # a box this many median widths wide (and 1.4x wider than tall) is touching digits: split it
+    merge_max_width: float = 1.3  # ...and the union is at most this many digit heights wide (not a leftover rule)
+    split_width: float = 2.0  # a box this many median widths wide (and 1.4x wider than tall) may be touching digits...
+    split_gain: float = 0.0  # ...and is read as pieces when the least sure piece beats the whole by this confidence
     line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
     max_pieces: int = 2000  # at most this many connected pieces are considered (bounded time on textures)
     max_digits: int = 200  # never hand more crops than this to the classifier per image
     # --- normalisation -----------------------------------------------------------------
     stroke_target: float = 2.4  # MNIST's stroke width in the 28x28 frame (px), matched before resizing
     stroke_tolerance: float = 1.5  # only thicken/thin when off by more than this factor
+    grey_crops: bool = True  # crops from the ink strength (anti-aliased edges kept) instead of the binary mask
     deskew: bool = False  # MNIST was not deskewed; turn on for strongly slanted handwriting
 
     def __post_init__(self) -> None:

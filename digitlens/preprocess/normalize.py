@@ -16,10 +16,10 @@ from digitlens.preprocess.threshold import stroke_width
 
 
 def match_stroke(mask: np.ndarray, target: float, tolerance: float) -> np.ndarray:
-    """Thicken or thin a uint8 mask so its stroke, once scaled into the 20px box, is near `target`."""
+    """Thicken or thin a digit (float 0..1) so its stroke, once scaled into the 20px box, is near `target`."""
     h, w = mask.shape
     scale = C.BOX_SIZE / max(h, w)
-    sw = stroke_width(mask)
+    sw = stroke_width((mask >= 0.5).astype(np.uint8) * 255)
     if sw <= 0:
         return mask
     scaled = sw * scale
@@ -69,20 +69,21 @@ def deskew(crop: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(crop, M, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderValue=0.0)
 
 
-def to_mnist(mask: np.ndarray, stroke_target: float = 2.4, tolerance: float = 1.5, do_deskew: bool = False) -> np.ndarray:
-    """uint8 mask of one digit (any size, 255 = ink) -> float32 28x28 in 0..1, MNIST-style."""
-    ys, xs = np.nonzero(mask)
+def to_mnist(digit: np.ndarray, stroke_target: float = 2.4, tolerance: float = 1.5, do_deskew: bool = False) -> np.ndarray:
+    """One digit (uint8 mask, 255 = ink, or float 0..1 ink strength; any size) -> float32 28x28 in 0..1."""
+    img = digit.astype(np.float32) / 255.0 if digit.dtype == np.uint8 else digit.astype(np.float32)
+    ys, xs = np.nonzero(img > 0)
     if ys.size == 0:
         return np.zeros((C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
-    tight = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    tight = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     pad = max(2, max(tight.shape) // 8)
     tight = cv2.copyMakeBorder(tight, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     tight = match_stroke(tight, stroke_target, tolerance)
-    ys, xs = np.nonzero(tight)
+    ys, xs = np.nonzero(tight > 0)
     if ys.size == 0:
         return np.zeros((C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
     tight = tight[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    small = fit_box(tight.astype(np.float32) / 255.0)
+    small = fit_box(tight)
     crop = centre_by_mass(small)
     if do_deskew:
         crop = deskew(crop)

@@ -23,12 +23,28 @@ from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_b
 
 
 @dataclass(frozen=True)
+class Split:
+    """A proposal to read candidate `index` as several digits: their crops and boxes."""
+
+    index: int
+    crops: np.ndarray
+    boxes: np.ndarray
+
+    def __post_init__(self) -> None:
+        k = self.crops.shape[0]
+        if k < 2 or self.crops.shape != (k, C.IMAGE_SIZE, C.IMAGE_SIZE) or self.boxes.shape != (k, 4):
+            raise ValueError(f"a split needs >= 2 crops [k, 28, 28] and boxes [k, 4], got {self.crops.shape}, {self.boxes.shape}")
+
+
+@dataclass(frozen=True)
 class Preprocessed:
     """MNIST-like crops of every digit found, with where they came from.
 
     crops: float32 [N, 28, 28] in 0..1, white on black; boxes: int [N, 4] as
     (x, y, w, h) in original image pixels; lines: int [N] text-line index, in
-    reading order.  stages: name -> uint8 image, only when asked for.
+    reading order.  splits: wide candidates that may be touching digits, with
+    the crops of their pieces; the reader decides.  stages: name -> uint8 image,
+    only when asked for.
     """
 
     crops: np.ndarray
@@ -38,6 +54,7 @@ class Preprocessed:
     dark_ink: bool = True
     stroke_width: float = 0.0
     stages: dict[str, np.ndarray] = field(default_factory=dict)
+    splits: tuple[Split, ...] = ()
 
     def __post_init__(self) -> None:
         n = self.crops.shape[0]
@@ -47,9 +64,18 @@ class Preprocessed:
             raise ValueError(f"boxes must be [{n}, 4], got {self.boxes.shape}")
         if self.lines.shape != (n,):
             raise ValueError(f"lines must be [{n}], got {self.lines.shape}")
+        if any(not 0 <= sp.index < n for sp in self.splits):
+            raise ValueError("a split refers to a candidate that does not exist")
 
     def __len__(self) -> int:
         return int(self.crops.shape[0])
+
+
+def grey_digit(own: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The digit's own ink strength, its strokes' core scaled to 1, over its mask grown by one pixel."""
+    grown = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    core = float(np.percentile(ink[own], 75)) if own.any() else 1.0
+    return np.where(grown, np.clip(ink / max(core, 1e-3), 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def working_scale(shape: tuple[int, int], max_side: int) -> float:
@@ -70,6 +96,16 @@ class _Clock:
             self.last = now
 
 
+def _ink_mask(grey: np.ndarray, dark: bool, config: PreprocessConfig, kernel: float | None):
+    ink, background = ink_strength(grey, dark, config, kernel)
+    rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
+    threshold = binarize(ink, grey, dark, config, exclude=rules)
+    mask = remove_rules(threshold, ink, rules, config)
+    mask, border = remove_border_runs(mask, config)
+    cleaned, sw = clean(mask, config)
+    return ink, background, rules, threshold, border, cleaned, sw
+
+
 def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(), keep_stages: bool = False,
                timings: dict | None = None) -> Preprocessed:
     """Any photo or frame (HxW, HxWx3 BGR, HxWx4 BGRA; uint8/uint16/float 0..1) -> crops.
@@ -83,27 +119,30 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
     grey = grey_full if s == 1.0 else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
     clock.tick("convert")
     dark = dark_ink(grey, config)
-    ink, background = ink_strength(grey, dark, config)
-    clock.tick("illumination")
-    rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
-    threshold = binarize(ink, grey, dark, config, exclude=rules)
-    mask = remove_rules(threshold, ink, rules, config)
-    mask, border = remove_border_runs(mask, config)
-    cleaned, sw = clean(mask, config)
+    ink, background, rules, threshold, border, cleaned, sw = _ink_mask(grey, dark, config, None)
+    # strokes too wide for the background kernel come out hollow: redo with a kernel that fits them
+    wanted = config.background_strokes * sw / min(grey.shape)
+    if wanted > config.background_kernel:
+        ink, background, rules, threshold, border, cleaned, sw = _ink_mask(grey, dark, config, min(1.0, wanted))
     clock.tick("threshold")
-    labels, cands = find_digits(cleaned, ink, config)
+    labels, cands, proposed = find_digits(cleaned, ink, config)
     clock.tick("segmentation")
 
-    crops = np.zeros((len(cands), C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
-    boxes = np.zeros((len(cands), 4), np.int64)
-    lines = np.zeros(len(cands), np.int64)
-    for i, c in enumerate(cands):
-        digit = member_mask(labels, c).astype(np.uint8) * 255
-        crops[i] = to_mnist(digit, config.stroke_target, config.stroke_tolerance, config.deskew)
-        x0, y0 = int(np.floor(c.x / s)), int(np.floor(c.y / s))
-        x1, y1 = min(W, int(np.ceil(c.x2 / s))), min(H, int(np.ceil(c.y2 / s)))
-        boxes[i] = (x0, y0, x1 - x0, y1 - y0)
-        lines[i] = c.line
+    def normalised(group) -> tuple[np.ndarray, np.ndarray]:
+        crops = np.zeros((len(group), C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
+        boxes = np.zeros((len(group), 4), np.int64)
+        for i, c in enumerate(group):
+            own = member_mask(labels, c)
+            digit = grey_digit(own, ink[c.y : c.y2, c.x : c.x2]) if config.grey_crops else own.astype(np.uint8) * 255
+            crops[i] = to_mnist(digit, config.stroke_target, config.stroke_tolerance, config.deskew)
+            x0, y0 = int(np.floor(c.x / s)), int(np.floor(c.y / s))
+            x1, y1 = min(W, int(np.ceil(c.x2 / s))), min(H, int(np.ceil(c.y2 / s)))
+            boxes[i] = (x0, y0, x1 - x0, y1 - y0)
+        return crops, boxes
+
+    crops, boxes = normalised(cands)
+    lines = np.array([c.line for c in cands], np.int64)
+    splits = tuple(Split(i, *normalised(pieces)) for i, pieces in sorted(proposed.items()))
     clock.tick("normalisation")
 
     stages = {}
@@ -116,4 +155,4 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
             "5_rules_removed": cv2.bitwise_or(rules, border),
             "6_cleaned": cleaned,
         }
-    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages)
+    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages, splits)

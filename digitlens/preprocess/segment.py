@@ -95,7 +95,7 @@ def merge_fragments(cands: list[Candidate], ref_h: float, config: PreprocessConf
                     continue
                 gap = max(a.y, b.y) - min(a.y2, b.y2)
                 m = a.union(b)
-                if gap <= config.merge_gap * max(a.h, b.h, 1) and m.h <= 1.3 * ref_h:
+                if gap <= config.merge_gap * max(a.h, b.h, 1) and m.h <= 1.3 * ref_h and m.w <= config.merge_max_width * ref_h:
                     a = m
                     alive[j] = False
                     merged_any = True
@@ -106,30 +106,31 @@ def merge_fragments(cands: list[Candidate], ref_h: float, config: PreprocessConf
     return cands
 
 
-def split_wide(cands: list[Candidate], ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
-    """Split boxes far wider than their neighbours at the columns with least ink."""
-    if len(cands) == 0:
-        return cands
-    widths = np.array([c.w for c in cands if c.w <= 1.2 * c.h]) if cands else np.array([])
-    ref_w = float(np.median(widths)) if widths.size else float(np.median([c.h for c in cands])) * 0.7
-    out = []
-    for c in cands:
-        pieces = int(round(c.w / max(ref_w, 1)))
-        if c.w >= config.split_width * ref_w and c.w > 1.4 * c.h and pieces >= 2:
-            profile = ink[c.y : c.y2, c.x : c.x2].sum(axis=0)
-            cuts = [0]
-            for k in range(1, pieces):
-                centre = c.w * k // pieces
-                lo, hi = max(cuts[-1] + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
-                cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else centre)
-            cuts.append(c.w)
-            for a, b in zip(cuts[:-1], cuts[1:]):
-                if b - a < 2:
-                    continue
-                out.append(Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1)))
-        else:
-            out.append(c)
-    return out
+def reference_width(cands: list[Candidate]) -> float:
+    """The typical width of a single digit: the median over boxes no wider than tall-ish."""
+    widths = [c.w for c in cands if c.w <= 1.2 * c.h]
+    return float(np.median(widths)) if widths else float(np.median([c.h for c in cands])) * 0.7
+
+
+def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
+    """Pieces of a box far wider than its neighbours, cut at the columns with least ink; [] if not wide.
+
+    Only a proposal: a wide 0 is as wide as two touching 1s, so the reader keeps the
+    pieces only when the classifier is more sure of them than of the whole.
+    """
+    pieces = int(round(c.w / max(ref_w, 1)))
+    if not (c.w >= config.split_width * ref_w and c.w > 1.4 * c.h and pieces >= 2):
+        return []
+    profile = ink[c.y : c.y2, c.x : c.x2].sum(axis=0)
+    cuts = [0]
+    for k in range(1, pieces):
+        centre = c.w * k // pieces
+        lo, hi = max(cuts[-1] + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
+        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else centre)
+    cuts.append(c.w)
+    out = [Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), c.line)
+           for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 2]
+    return out if len(out) >= 2 else []
 
 
 def reading_order(cands: list[Candidate], config: PreprocessConfig) -> list[Candidate]:
@@ -187,8 +188,9 @@ def digit_shaped(c: Candidate, labels: np.ndarray, dist: np.ndarray, shape: tupl
     return 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) <= config.max_blob * max(c.w, c.h)
 
 
-def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, list[Candidate]]:
-    """Mask -> (label image, digit candidates in reading order).
+def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+                ) -> tuple[np.ndarray, list[Candidate], dict[int, list[Candidate]]]:
+    """Mask -> (label image, digit candidates in reading order, proposed splits by index).
 
     The typical digit height is taken only from digit-shaped pieces, so an outline or a
     blot cannot set the scale by which the real digits are then judged.
@@ -198,7 +200,7 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     if len(cands) > config.max_pieces:  # a texture, not writing: keep the inkiest pieces
         cands = sorted(cands, key=lambda c: -c.ink)[: config.max_pieces]
     if not cands:
-        return labels, []
+        return labels, [], {}
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config)]
     ref_h = reference_height(shaped or cands, config)
@@ -206,6 +208,7 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config)]
     ref_h = reference_height(keep, config) if keep else ref_h
     keep = [c for c in keep if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h]
-    keep = split_wide(keep, ink, config)
-    keep = reading_order(keep, config)
-    return labels, keep[: config.max_digits]
+    keep = reading_order(keep, config)[: config.max_digits]
+    ref_w = reference_width(keep) if keep else 0.0
+    splits = {i: pieces for i, c in enumerate(keep) if (pieces := split_wide(c, ref_w, ink, config))}
+    return labels, keep, splits
