@@ -67,6 +67,15 @@ def errors(reading, scene) -> list[str]:
     return out
 
 
+def score(reader: Reader, scenes) -> Tally:
+    """The overall tally of one reader over generated scenes."""
+    total = Tally()
+    for sc in scenes:
+        rd = reader.read(sc.image)
+        total.add(rd.text, [d.box for d in rd.digits], sc.text, sc.boxes)
+    return total
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITLENS_DATA or the user cache)")
@@ -105,7 +114,7 @@ def main(argv=None) -> int:
     for name, t in [("all", total)] + sorted(by.items()):
         print(f"{name:12s} {t.images:6d} {t.true_digits:6d} {100 * t.recall:6.2f}% {100 * t.precision:6.2f}% "
               f"{100 * t.cer:5.2f}% {100 * t.exact_rate:5.1f}%")
-    print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), flush=True)
     return 0
 
 

@@ -25,6 +25,8 @@ class AugmentConfig:
     p_blur: float = 0.2  # defocus and motion
     contrast: tuple[float, float] = (0.65, 1.0)  # faint ink: stroke peak below 1
     noise_std: float = 0.04  # sensor noise left inside the crop
+    p_lowres: float = 0.0  # small digits in a photo: detail lost below the 20px box (train --lowres; off by default)
+    lowres_px: tuple[int, int] = (9, 16)  # ...rendered at this many pixels square, then scaled back up
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig = AugmentConfig()) -> torch.Tensor:
@@ -60,6 +62,16 @@ def augment(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig = AugmentC
     k = torch.tensor([0.25, 0.5, 0.25])
     k2 = (k[:, None] * k[None, :]).view(1, 1, 3, 3)
     x = torch.where(blur, F.conv2d(x, k2, padding=1), x)
+
+    if cfg.p_lowres > 0:
+        sizes = torch.randint(cfg.lowres_px[0], cfg.lowres_px[1] + 1, (b,), generator=gen)
+        sel = torch.rand(b, generator=gen) < cfg.p_lowres
+        x = x.clone()
+        for size in torch.unique(sizes[sel]).tolist():
+            idx = sel & (sizes == size)
+            small = F.interpolate(x[idx], size=(size, size), mode="area")
+            up = F.interpolate(small, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            x[idx] = up / up.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-3)  # the crop pipeline rescales ink to ~1
 
     peak = u(*cfg.contrast).view(b, 1, 1, 1)
     x = x * peak + torch.randn(x.shape, generator=gen) * cfg.noise_std * torch.rand(b, 1, 1, 1, generator=gen)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from digitlens.export import data as mnist
-from digitlens.export.augment import augment
+from digitlens.export.augment import AugmentConfig, augment
 from digitlens.export.models import REGISTRY, build, count_macs, count_parameters
 from digitlens.progress import Progress
 
@@ -41,6 +41,9 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument("--schedule", default=sched, choices=["onecycle", "constant"], help=f"LR schedule (default: {sched})")
     p.add_argument("--label-smoothing", type=float, default=0.05, help="label smoothing (default: 0.05)")
     p.add_argument("--no-augment", action="store_true", help="train on plain MNIST (default: augment)")
+    p.add_argument("--lowres", type=float, default=0.0, help="share of samples rendered small and scaled back up, "
+                   "as small photo digits are (default: 0.0)")
+    p.add_argument("--init", default=None, help="start from this state dict, e.g. to fine-tune (default: random init)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images, 0 = all (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -85,6 +88,9 @@ def train(args: argparse.Namespace) -> dict:
     x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
 
     model = build(args.arch)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, weights_only=True))
+    aug_cfg = AugmentConfig(p_lowres=args.lowres)
     opt = make_optimizer(args, model.parameters())
     steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
     sched = None
@@ -104,7 +110,7 @@ def train(args: argparse.Namespace) -> dict:
             idx = perm[i : i + args.batch_size]
             xb, yb = x_train[idx], y_train[idx]
             if not args.no_augment:
-                xb = augment(xb, gen)
+                xb = augment(xb, gen, aug_cfg)
             logits = model(xb)
             loss = F.cross_entropy(logits, yb, label_smoothing=args.label_smoothing)
             opt.zero_grad(set_to_none=True)
