@@ -191,16 +191,21 @@ def digit_shaped(c: Candidate, labels: np.ndarray, dist: np.ndarray, shape: tupl
 def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
     """Drop marks far fainter than the page's writing: soft shadows, smudges, show-through.
 
-    Digits on one page are written with one or a few pens, so their core ink strength
-    is alike; a shadow that a threshold let through is a fraction of it.
+    Digits on one page are written with one or a few pens, so their mean ink strength is
+    alike; a shadow that a threshold let through is a fraction of it.  The writing's
+    level is the ink-weighted upper quartile over the pieces, so that a large faint
+    shadow, however much area it covers, cannot set it.
     """
     if len(cands) < 2 or config.min_relative_ink <= 0:
         return cands
-    core = np.array([float(np.percentile(ink[c.y : c.y2, c.x : c.x2][member_mask(labels, c)], 75)) for c in cands])
+    n = int(labels.max()) + 1
+    sums = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n)
+    counts = np.bincount(labels.ravel(), minlength=n)
+    core = np.array([sums[c.labels].sum() / max(1, counts[c.labels].sum()) for c in cands])
     weights = np.array([c.ink for c in cands], np.float64)
     order = np.argsort(core)
-    typical = core[order][np.searchsorted(np.cumsum(weights[order]), weights.sum() / 2)]
-    return [c for c, k in zip(cands, core) if k >= config.min_relative_ink * typical]
+    writing = core[order][min(len(core) - 1, np.searchsorted(np.cumsum(weights[order]), 0.75 * weights.sum()))]
+    return [c for c, k in zip(cands, core) if k >= config.min_relative_ink * writing]
 
 
 def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()
@@ -214,6 +219,7 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     cands = [c for c in cands if c.h >= 2 and c.ink >= 4]
     if len(cands) > config.max_pieces:  # a texture, not writing: keep the inkiest pieces
         cands = sorted(cands, key=lambda c: -c.ink)[: config.max_pieces]
+    cands = same_pen(cands, labels, ink, config)
     if not cands:
         return labels, [], {}
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
@@ -223,7 +229,6 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config)]
     ref_h = reference_height(keep, config) if keep else ref_h
     keep = [c for c in keep if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h]
-    keep = same_pen(keep, labels, ink, config)
     keep = reading_order(keep, config)[: config.max_digits]
     ref_w = reference_width(keep) if keep else 0.0
     splits = {i: pieces for i, c in enumerate(keep) if (pieces := split_wide(c, ref_w, ink, config))}

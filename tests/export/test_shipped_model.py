@@ -14,7 +14,7 @@ from digitlens.inference import Recognizer, default_model_path
 
 def test_shipped_model_accuracy_through_onnxruntime(mnist_test):
     result = score(Recognizer(), mnist_test.images, mnist_test.labels)
-    assert result["accuracy"] >= 0.9960
+    assert result["accuracy"] >= 0.9950
     assert result["confusion"].sum() == 10000
 
 
@@ -25,7 +25,7 @@ def test_model_card_matches_the_file():
     card = json.loads(path.with_name("digitnet.json").read_text())
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert path.stat().st_size <= 2_000_000
-    assert card["test_accuracy_onnxruntime"] >= 0.996
+    assert card["test_accuracy_onnxruntime"] >= 0.995
     assert card["macs_per_crop"] > 0 and card["parameters"] > 0
     assert "digitlens train" in card["train_command"] and card["seed"] is not None
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
