@@ -85,16 +85,20 @@ class Reader:
         labels, confs, _ = self.recognizer.classify(batch)
         per_candidate = [[Digit(int(labels[i]), float(confs[i]), tuple(int(v) for v in pre.boxes[i]), int(pre.lines[i]))]
                          for i in range(n)]
-        start = n
+        start, best = n, {}
         for sp in pre.splits:
             k = len(sp.crops)
             piece_conf = confs[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
-            if float(piece_conf.min()) > float(confs[sp.index]) + self.config.split_gain:
+            surest = float(piece_conf.min())
+            if (surest > float(confs[sp.index]) + self.config.split_gain and surest >= self.config.split_min_conf
+                    and surest > best.get(sp.index, (-1.0,))[0]):
                 line = int(pre.lines[sp.index])
-                per_candidate[sp.index] = [Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
-                                           for j in range(k)]
+                best[sp.index] = (surest, [Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
+                                           for j in range(k)])
             start += k
+        for i, (_, digits) in best.items():
+            per_candidate[i] = digits
         accepted, rejected = [], []
         for group in per_candidate:
             for d in group:

@@ -42,8 +42,8 @@ class Preprocessed:
 
     crops: float32 [N, 28, 28] in 0..1, white on black; boxes: int [N, 4] as
     (x, y, w, h) in original image pixels; lines: int [N] text-line index, in
-    reading order.  splits: wide candidates that may be touching digits, with
-    the crops of their pieces; the reader decides.  stages: name -> uint8 image,
+    reading order.  splits: ways to read a wide candidate as touching digits
+    (several per candidate), with the crops of their pieces; the reader decides.  stages: name -> uint8 image,
     only when asked for.
     """
 
@@ -142,7 +142,7 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
 
     crops, boxes = normalised(cands)
     lines = np.array([c.line for c in cands], np.int64)
-    splits = tuple(Split(i, *normalised(pieces)) for i, pieces in sorted(proposed.items()))
+    splits = tuple(Split(i, *normalised(pieces)) for i, pieces in proposed)
     clock.tick("normalisation")
 
     stages = {}
