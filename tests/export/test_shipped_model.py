@@ -37,7 +37,7 @@ def test_eval_command_writes_confusion_errors_and_preview(tmp_path, data_dir, ca
     printed = capsys.readouterr().out
     assert "MNIST test accuracy 99." in printed
     errors = json.loads((tmp_path / "errors.json").read_text())
-    assert 0 < len(errors["misclassified"]) <= 40
+    assert 0 < len(errors["misclassified"]) <= 50  # 99.5% floor: at most 50 of 10,000
     for name in ("confusion.png", "errors.png", "preview.png"):
         assert (tmp_path / name).stat().st_size > 1000
 
