@@ -54,17 +54,17 @@ class PreprocessConfig:
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height
     merge_overlap: float = 0.4  # ...when they overlap horizontally by this fraction of the narrower
     merge_max_width: float = 1.3  # ...and the union is at most this many digit heights wide (not a leftover rule)
-    split_width: float = 2.0  # a box this many median widths wide...
+    split_width: float = 1.5  # a box this many median widths wide...
     split_aspect: float = 1.4  # ...and this many times wider than tall may be touching digits...
     max_split: int = 6  # ...of at most this many (each count near the width's guess is proposed)...
     split_gain: float = 0.0  # ...and is read as pieces when the least sure piece beats the whole by this confidence...
-    split_min_conf: float = 0.6  # ...and is itself at least this sure (a rule fused with a 1 is no row of digits)
+    split_min_conf: float = 0.9  # ...and is itself at least this sure (a rule fused with a 1, or a word, is no row of digits)
     line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
     max_pieces: int = 2000  # at most this many connected pieces are considered (bounded time on textures)
     max_digits: int = 200  # never hand more crops than this to the classifier per image
     # --- normalisation -----------------------------------------------------------------
     stroke_target: float = 2.4  # MNIST's stroke width in the 28x28 frame (px), matched before resizing
-    stroke_tolerance: float = 1.5  # only thicken/thin when off by more than this factor
+    stroke_tolerance: float = 2.5  # ...only when off by more than this factor: the augmented model copes with less (ablation)
     grey_crops: bool = True  # crops from the ink strength (anti-aliased edges kept) instead of the binary mask
     deskew: bool = False  # MNIST was not deskewed; turn on for strongly slanted handwriting
 

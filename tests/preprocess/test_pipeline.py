@@ -109,3 +109,44 @@ def test_config_rejects_nonsense():
         PreprocessConfig(threshold="magic")
     with pytest.raises(ValueError):
         PreprocessConfig(min_contrast=-1.0)
+
+
+def test_a_faint_shadow_does_not_become_a_digit(mnist_test):
+    img, _ = paper_with_digits([mnist_test.images[i] for i in range(4)], origin=(40, 60))
+    page = img.astype(np.float32)
+    shadow = np.zeros_like(page)
+    cv2.line(shadow, (380, 200), (470, 400), 1.0, 16)  # a pen's soft shadow: a faint, blurred band
+    page *= 1.0 - 0.4 * cv2.GaussianBlur(shadow, (0, 0), 4)
+    pre = preprocess(page.astype(np.uint8))
+    assert len(pre) == 4 and all(y < 200 for _, y, _, _ in pre.boxes)
+    off = preprocess(page.astype(np.uint8), PreprocessConfig(min_relative_ink=0.0))
+    assert len(off) == 5  # the same-pen filter is what removed it
+
+
+@pytest.mark.parametrize("paper,ink", [(225, 40), (45, 220)])
+def test_polarity_with_strokes_too_thick_for_the_thin_phase_cue(paper, ink):
+    img = np.full((480, 640), paper, np.uint8)
+    cv2.ellipse(img, (320, 170), (90, 80), 0, 0, 360, ink, 45)  # a marker 8 filling the frame
+    cv2.ellipse(img, (320, 350), (110, 90), 0, 0, 360, ink, 45)
+    img = cv2.GaussianBlur(img, (0, 0), 4)
+    pre = preprocess(img)
+    assert pre.dark_ink == (ink < paper)
+    assert len(pre) >= 1
+
+
+def test_grey_and_mask_inputs_normalise_alike():
+    mask = np.zeros((120, 80), np.uint8)
+    cv2.ellipse(mask, (40, 60), (28, 50), 0, 0, 360, 255, 9)
+    from_mask = to_mnist(mask)
+    from_grey = to_mnist(mask.astype(np.float32) / 255.0)
+    assert np.abs(from_mask - from_grey).max() < 1e-5
+    faint = to_mnist(mask.astype(np.float32) / 255.0 * 0.5)  # grey crops keep the ink's own level
+    assert 0.4 < faint.max() <= 0.55
+
+
+def test_crops_keep_antialiased_edges_by_default(mnist_test):
+    img, _ = paper_with_digits([mnist_test.images[0]], height=120)
+    grey = preprocess(img).crops[0]
+    binary = preprocess(img, PreprocessConfig(grey_crops=False)).crops[0]
+    mid = lambda c: int(((c > 0.1) & (c < 0.9)).sum())  # noqa: E731
+    assert mid(grey) > mid(binary)

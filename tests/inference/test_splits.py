@@ -1,0 +1,80 @@
+"""The reader's half of touching-digit splitting: the classifier decides, not the width."""
+
+import numpy as np
+import pytest
+
+from digitlens.inference import Reader
+from digitlens.preprocess import Preprocessed, PreprocessConfig
+from digitlens.preprocess.pipeline import Split
+from tests.conftest import paper_with_digits
+
+
+class ScriptedRecognizer:
+    """Stands in for the network: the crop's mean brightness encodes the confidence wanted."""
+
+    def __init__(self):
+        self.batches = []
+
+    def classify(self, crops):
+        self.batches.append(len(crops))
+        conf = crops.mean(axis=(1, 2)).astype(np.float32)
+        labels = np.arange(len(crops)) % 10
+        return labels, conf, None
+
+
+def crops_with_conf(*conf):
+    return np.stack([np.full((28, 28), c, np.float32) for c in conf])
+
+
+def reading(whole_conf, proposals, config=PreprocessConfig()):
+    pre = Preprocessed(crops_with_conf(whole_conf), np.array([[0, 0, 60, 20]]), np.array([0]), (100, 100),
+                       splits=tuple(Split(0, crops_with_conf(*p), np.array([[i * 10, 0, 10, 20] for i in range(len(p))]))
+                                    for p in proposals))
+    r = Reader.__new__(Reader)
+    r.recognizer, r.config, r.conf = ScriptedRecognizer(), config, 0.3
+    return r.read_preprocessed(pre), r.recognizer.batches
+
+
+def test_pieces_replace_the_whole_when_each_is_surer():
+    rd, batches = reading(0.5, [(0.98, 0.95)])
+    assert [d.confidence for d in rd.digits] == pytest.approx([0.98, 0.95])
+    assert batches == [3]  # the whole and its pieces in one call
+
+
+def test_the_whole_stays_when_any_piece_is_less_sure():
+    rd, _ = reading(0.93, [(0.99, 0.92)])
+    assert [d.confidence for d in rd.digits] == pytest.approx([0.93])
+
+
+def test_the_surest_of_several_proposals_wins():
+    rd, _ = reading(0.5, [(0.93, 0.92), (0.97, 0.96, 0.95), (0.99, 0.3, 0.99, 0.99)])
+    assert [d.confidence for d in rd.digits] == pytest.approx([0.97, 0.96, 0.95])
+
+
+def test_unsure_pieces_never_replace_an_unsure_whole():
+    rd, _ = reading(0.2, [(0.85, 0.8)])  # better than the whole, but below split_min_conf
+    assert len(rd.digits) == 0 and len(rd.rejected) == 1
+    rd, _ = reading(0.2, [(0.85, 0.8)], PreprocessConfig(split_min_conf=0.5))
+    assert len(rd.digits) == 2
+
+
+def test_a_split_must_point_at_a_candidate():
+    with pytest.raises(ValueError):
+        Preprocessed(crops_with_conf(0.5), np.array([[0, 0, 9, 9]]), np.array([0]), (10, 10),
+                     splits=(Split(3, crops_with_conf(0.5, 0.5), np.zeros((2, 4), np.int64)),))
+    with pytest.raises(ValueError):
+        Split(0, crops_with_conf(0.5), np.zeros((1, 4), np.int64))  # one piece is no split
+
+
+def test_touching_digits_are_read_apart(reader, mnist_test):
+    # a 0 and a 4 overlapping by 3 px: one connected blob, which alone reads as a confident "4"
+    idx = [3, 4]  # MNIST test: 0, 4
+    labels = "".join(str(mnist_test.labels[i]) for i in idx)
+    img, _ = paper_with_digits([mnist_test.images[i] for i in idx], origin=(60, 100), gap=-0.04)
+    solo, _ = paper_with_digits([mnist_test.images[i] for i in (0, 1)], origin=(60, 300))
+    img = np.minimum(img, solo)
+    pre = reader.read(img)
+    assert pre.text == labels + " " + "".join(str(mnist_test.labels[i]) for i in (0, 1))
+    assert [d.box[0] for d in pre.digits[:2]] == sorted(d.box[0] for d in pre.digits[:2])
+    whole = Reader(config=PreprocessConfig(max_split=1)).read(img)  # no split proposed: the blob is one digit
+    assert len(whole.text.split(" ")[0]) == 1
