@@ -32,10 +32,11 @@ MODELS = {
     "no augmentation": HERE / "zoo" / "digitnet-noaug.onnx",
 }
 PIPELINES = {
-    "grey crops + stroke match (default)": {},
-    "binary crops + stroke match": {"grey_crops": False},
-    "grey crops, no stroke match": {"stroke_tolerance": 1000.0},
-    "binary crops, no stroke match": {"grey_crops": False, "stroke_tolerance": 1000.0},
+    "grey crops, stroke corrected beyond 2.5x (default)": {},
+    "binary crops, stroke corrected beyond 2.5x": {"grey_crops": False},
+    "grey crops, stroke corrected beyond 1.5x": {"stroke_tolerance": 1.5},
+    "grey crops, stroke never corrected": {"stroke_tolerance": 1000.0},
+    "binary crops, stroke corrected beyond 1.5x (first session)": {"grey_crops": False, "stroke_tolerance": 1.5},
 }
 
 

@@ -17,8 +17,7 @@ class PreprocessConfig:
     max_side: int = 1600  # larger photos are shrunk to this long side first; digits stay >15 px in phone shots
     # --- illumination ------------------------------------------------------------------
     background_side: int = 128  # the background (paper/board) is estimated on a copy this short side...
-    background_kernel: float = 0.16  # ...with a closing this fraction of it: wider than any pen stroke...
-    background_strokes: float = 3.0  # ...or, for very thick strokes, this many measured stroke widths (second pass)
+    background_kernel: float = 0.16  # ...with a closing this fraction of it: wider than any pen stroke
     # --- polarity ----------------------------------------------------------------------
     polarity_side: int = 192  # polarity is judged on a copy this short side (small digits keep their strokes)
     polarity_margin: float = 2.0  # the thin-phase cue decides when one side outweighs the other this many times

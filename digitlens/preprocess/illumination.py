@@ -99,15 +99,14 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) ->
     return _lean(thin) + _lean(residual_vote(grey, config)) + _lean(global_vote(grey, config)) >= 0
 
 
-def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), kernel: float | None = None) -> np.ndarray:
+def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
     """Local paper brightness for dark ink: a closing wider than any stroke, smoothed.
 
     Closing (max then min) fills in strokes but, unlike a plain max filter, follows a
-    shadow's edge instead of spreading the lit paper into it.  `kernel` (a fraction of
-    the short side) overrides the configured one.
+    shadow's edge instead of spreading the lit paper into it.
     """
     small = _small(grey, config.background_side)
-    kernel = _kernel(small, config.background_kernel if kernel is None else kernel)
+    kernel = _kernel(small, config.background_kernel)
     bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     k = kernel.shape[0]
     bg = cv2.blur(bg, (k, k))
@@ -117,14 +116,13 @@ def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessC
     return np.maximum(bg, grey)
 
 
-def ink_strength(grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(),
-                 kernel: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def ink_strength(grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, np.ndarray]:
     """float32 0..1, 0 = background, 1 = black ink on white paper; plus the background used.
 
     Light-on-dark input is inverted first, so the result is always MNIST's polarity.
     """
     g = grey if dark else 1.0 - grey
-    bg = estimate_background(g, config, kernel)
+    bg = estimate_background(g, config)
     ink = 1.0 - g / np.maximum(bg, 1e-3)
     # the max filter sits a little above the typical paper (noise, texture, faint print):
     # measure the paper's own level, the median, and call that zero

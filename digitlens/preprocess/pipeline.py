@@ -96,16 +96,6 @@ class _Clock:
             self.last = now
 
 
-def _ink_mask(grey: np.ndarray, dark: bool, config: PreprocessConfig, kernel: float | None):
-    ink, background = ink_strength(grey, dark, config, kernel)
-    rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
-    threshold = binarize(ink, grey, dark, config, exclude=rules)
-    mask = remove_rules(threshold, ink, rules, config)
-    mask, border = remove_border_runs(mask, config)
-    cleaned, sw = clean(mask, config)
-    return ink, background, rules, threshold, border, cleaned, sw
-
-
 def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(), keep_stages: bool = False,
                timings: dict | None = None) -> Preprocessed:
     """Any photo or frame (HxW, HxWx3 BGR, HxWx4 BGRA; uint8/uint16/float 0..1) -> crops.
@@ -119,11 +109,13 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
     grey = grey_full if s == 1.0 else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
     clock.tick("convert")
     dark = dark_ink(grey, config)
-    ink, background, rules, threshold, border, cleaned, sw = _ink_mask(grey, dark, config, None)
-    # strokes too wide for the background kernel come out hollow: redo with a kernel that fits them
-    wanted = config.background_strokes * sw / min(grey.shape)
-    if wanted > config.background_kernel:
-        ink, background, rules, threshold, border, cleaned, sw = _ink_mask(grey, dark, config, min(1.0, wanted))
+    ink, background = ink_strength(grey, dark, config)
+    clock.tick("illumination")
+    rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
+    threshold = binarize(ink, grey, dark, config, exclude=rules)
+    mask = remove_rules(threshold, ink, rules, config)
+    mask, border = remove_border_runs(mask, config)
+    cleaned, sw = clean(mask, config)
     clock.tick("threshold")
     labels, cands, proposed = find_digits(cleaned, ink, config)
     clock.tick("segmentation")
