@@ -20,7 +20,6 @@ from dataclasses import fields
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from digitlens.inference.reader import DEFAULT_CONF, Reader
 from digitlens.metrics import Tally, _centre_inside

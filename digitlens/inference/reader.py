@@ -90,11 +90,11 @@ class Reader:
             k = len(sp.crops)
             piece_conf = confs[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
-            surest = float(piece_conf.min())
-            if (surest > float(confs[sp.index]) + self.config.split_gain and surest >= self.config.split_min_conf
-                    and surest > best.get(sp.index, (-1.0,))[0]):
+            weakest = float(piece_conf.min())  # a proposal is as good as its least sure piece
+            if (weakest > float(confs[sp.index]) + self.config.split_gain and weakest >= self.config.split_min_conf
+                    and weakest > best.get(sp.index, (-1.0,))[0]):
                 line = int(pre.lines[sp.index])
-                best[sp.index] = (surest, [Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
+                best[sp.index] = (weakest, [Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
                                            for j in range(k)])
             start += k
         for i, (_, digits) in best.items():
