@@ -311,10 +311,11 @@ def models_table(test, train, workdir: Path) -> str:
     for card_path in sorted(ZOO.glob("*.json")) + [default_model_path().with_suffix(".json")]:
         card = json.loads(card_path.read_text())
         onnx_path = card_path.with_name(card["file"])
-        entries.append((card["architecture"], onnx_path, card))
+        shipped = card_path.parent != ZOO
+        entries.append((onnx_path.stem + (" (shipped)" if shipped else ""), onnx_path, card))
     q_path = default_model_path().with_name("digitnet-int8.onnx")  # made by `digitlens quantize`
     if q_path.exists():
-        entries.append(("digitnet-int8", q_path, None))
+        entries.append(("digitnet-int8 (shipped)", q_path, None))
     rows = []
     for name, path, card in entries:
         rec = Recognizer(path, threads=1)
@@ -323,7 +324,7 @@ def models_table(test, train, workdir: Path) -> str:
         speed512 = 512 / timed(lambda: rec.logits(x))
         rows.append([name, f"{card['parameters']:,}" if card else "(same)", f"{card['macs_per_crop']:,}" if card else "(same)",
                      f"{path.stat().st_size / 1024:.0f} KB", f"{100 * acc:.2f}%", f"{speed32:,.0f}", f"{speed512:,.0f}",
-                     card.get("train_command", "").replace("digitlens train ", "") if card else "digitlens quantize (static QDQ, per-channel, 1000 calibration digits)"])
+                     card.get("train_command", "").replace("digitlens train ", "train ") if card else "digitlens quantize (static QDQ, per-channel, 1000 calibration digits)"])
     return table(
         "6. Models (MNIST test accuracy through onnxruntime; crops/s on 1 thread)",
         ["model", "parameters", "MACs/crop", "ONNX size", "test accuracy", "batch 32", "batch 512", "trained with"],
