@@ -47,9 +47,13 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 7], help="generator seeds (default: 3 7)")
     args = p.parse_args(argv)
 
-    from digitlens.export.data import load_split
+    from digitlens.export.data import DataError, load_split
 
-    test = load_split("test", args.data_dir)
+    try:
+        test = load_split("test", args.data_dir)
+    except (DataError, OSError) as exc:
+        print(f"ablation: {exc}", file=sys.stderr)
+        return 2
     scenes = [sc for seed in args.seeds for sc in generate(args.n, test.images, test.labels, seed=seed)]
     print(f"{len(scenes)} generated photos, seeds {args.seeds}: CER (recall / precision)\n")
     print("| pipeline \\ model | " + " | ".join(MODELS) + " |")

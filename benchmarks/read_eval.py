@@ -22,7 +22,8 @@ from pathlib import Path
 import cv2
 
 from digitlens.inference.reader import DEFAULT_CONF, Reader
-from digitlens.metrics import Tally, _centre_inside
+from digitlens.inference.recognizer import ModelError
+from digitlens.metrics import Tally, match_pairs
 from digitlens.preprocess import PreprocessConfig, preprocess
 from digitlens.preprocess.debug import write_debug
 from digitlens.synth import generate
@@ -47,21 +48,20 @@ def parse_override(text: str) -> tuple[str, object]:
 
 
 def errors(reading, scene) -> list[str]:
-    """Per true digit: missed or mislabelled; per predicted box: phantom."""
-    out, used = [], set()
-    for digit in reading.digits:
-        hit = next((j for j, t in enumerate(scene.boxes) if j not in used
-                    and _centre_inside(digit.box, t) and _centre_inside(t, digit.box)), None)
-        if hit is None:
+    """Per true digit: missed or mislabelled; per predicted box: phantom (matched as Tally matches)."""
+    pairs = match_pairs([d.box for d in reading.digits], scene.boxes)
+    out = []
+    for i, digit in enumerate(reading.digits):
+        if i not in pairs:
             out.append(f"phantom {digit.label}@{digit.box} conf {digit.confidence:.2f}")
-            continue
-        used.add(hit)
-        if digit.label != scene.labels[hit]:
-            out.append(f"label {scene.labels[hit]}->{digit.label} conf {digit.confidence:.2f} h={scene.boxes[hit][3]}")
+        elif digit.label != scene.labels[pairs[i]]:
+            j = pairs[i]
+            out.append(f"label {scene.labels[j]}->{digit.label} conf {digit.confidence:.2f} h={scene.boxes[j][3]}")
+    found = set(pairs.values())
     for j, t in enumerate(scene.boxes):
-        if j not in used:
-            rej = [d for d in reading.rejected if _centre_inside(d.box, t) and _centre_inside(t, d.box)]
-            why = f" (rejected {rej[0].label} conf {rej[0].confidence:.2f})" if rej else ""
+        if j not in found:
+            rej = match_pairs([d.box for d in reading.rejected], [t])
+            why = "".join(f" (rejected {reading.rejected[i].label} conf {reading.rejected[i].confidence:.2f})" for i in rej)
             out.append(f"miss {scene.labels[j]} h={t[3]}{why}")
     return out
 
@@ -88,10 +88,14 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="print only the table (default: list failures too)")
     args = p.parse_args(argv)
 
-    from digitlens.export.data import load_split
+    from digitlens.export.data import DataError, load_split
 
-    test = load_split("test", args.data_dir)
-    reader = Reader(args.model, PreprocessConfig().with_(**dict(args.set)), conf=args.conf)
+    try:
+        test = load_split("test", args.data_dir)
+        reader = Reader(args.model, PreprocessConfig().with_(**dict(args.set)), conf=args.conf)
+    except (DataError, ModelError, OSError, ValueError) as exc:
+        print(f"read_eval: {exc}", file=sys.stderr)
+        return 2
     total, by, kinds = Tally(), defaultdict(Tally), defaultdict(int)
     for i, sc in enumerate(generate(args.n, test.images, test.labels, seed=args.seed)):
         pre = preprocess(sc.image, reader.config, keep_stages=bool(args.dump))

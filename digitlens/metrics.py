@@ -20,17 +20,20 @@ def _centre_inside(box, other) -> bool:
     return other[0] <= cx <= other[0] + other[2] and other[1] <= cy <= other[1] + other[3]
 
 
-def match_boxes(pred: list, truth: list) -> int:
-    """Number of one-to-one matches: a predicted box matches a true box when each holds the other's centre."""
-    used = set()
-    hits = 0
-    for p in pred:
+def match_pairs(pred: list, truth: list) -> dict[int, int]:
+    """One-to-one matches, predicted index -> true index: each box holds the other's centre."""
+    used: dict[int, int] = {}
+    for i, p in enumerate(pred):
         for j, t in enumerate(truth):
-            if j not in used and _centre_inside(p, t) and _centre_inside(t, p):
-                used.add(j)
-                hits += 1
+            if j not in used.values() and _centre_inside(p, t) and _centre_inside(t, p):
+                used[i] = j
                 break
-    return hits
+    return used
+
+
+def match_boxes(pred: list, truth: list) -> int:
+    """Number of one-to-one matches (see match_pairs)."""
+    return len(match_pairs(pred, truth))
 
 
 @dataclass

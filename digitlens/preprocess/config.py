@@ -47,7 +47,7 @@ class PreprocessConfig:
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
     min_ink_ratio: float = 0.04  # ink pixels / box area: below is a thin curve or frame, not a digit
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
-    max_blob: float = 0.9  # stroke width / box's long side above this is a dot or a solid blob (small thick digits reach 0.8)
+    max_blob: float = 0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)
     min_relative_ink: float = 0.5  # a mark whose ink is below this fraction of the writing's is a shadow or smudge
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height

@@ -15,25 +15,25 @@ from digitlens import conventions as C
 from digitlens.preprocess.threshold import stroke_width
 
 
-def match_stroke(mask: np.ndarray, target: float, tolerance: float) -> np.ndarray:
+def match_stroke(digit: np.ndarray, target: float, tolerance: float) -> np.ndarray:
     """Thicken or thin a digit (float 0..1) so its stroke, once scaled into the 20px box, is near `target`."""
-    h, w = mask.shape
+    h, w = digit.shape
     scale = C.BOX_SIZE / max(h, w)
-    sw = stroke_width((mask >= 0.5).astype(np.uint8) * 255)
+    sw = stroke_width((digit >= 0.5).astype(np.uint8) * 255)
     if sw <= 0:
-        return mask
+        return digit
     scaled = sw * scale
     if scaled > target * tolerance:
         k = int(round((sw - target / scale) / 2))
         if k >= 1:
-            thinner = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-            if thinner.sum() > 0.25 * mask.sum():
+            thinner = cv2.erode(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+            if thinner.sum() > 0.25 * digit.sum():
                 return thinner
     elif scaled < target / tolerance:
         k = int(round((target / scale - sw) / 2))
         if k >= 1:
-            return cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    return mask
+            return cv2.dilate(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    return digit
 
 
 def fit_box(digit: np.ndarray) -> np.ndarray:

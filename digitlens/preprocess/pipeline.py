@@ -43,8 +43,8 @@ class Preprocessed:
     crops: float32 [N, 28, 28] in 0..1, white on black; boxes: int [N, 4] as
     (x, y, w, h) in original image pixels; lines: int [N] text-line index, in
     reading order.  splits: ways to read a wide candidate as touching digits
-    (several per candidate), with the crops of their pieces; the reader decides.  stages: name -> uint8 image,
-    only when asked for.
+    (several per candidate), with the crops of their pieces; the reader decides.
+    stages: name -> uint8 image, only when asked for.
     """
 
     crops: np.ndarray

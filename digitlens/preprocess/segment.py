@@ -204,10 +204,8 @@ def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config
     """
     if len(cands) < 2 or config.min_relative_ink <= 0:
         return cands
-    n = int(labels.max()) + 1
-    sums = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=n)
-    counts = np.bincount(labels.ravel(), minlength=n)
-    core = np.array([sums[c.labels].sum() / max(1, counts[c.labels].sum()) for c in cands])
+    sums = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=int(labels.max()) + 1)
+    core = np.array([sums[c.labels].sum() / max(1, c.ink) for c in cands])  # c.ink: the pieces' pixel count
     weights = np.array([c.ink for c in cands], np.float64)
     order = np.argsort(core)
     writing = core[order][min(len(core) - 1, np.searchsorted(np.cumsum(weights[order]), 0.75 * weights.sum()))]
