@@ -61,7 +61,9 @@ def errors(reading, scene) -> list[str]:
     for j, t in enumerate(scene.boxes):
         if j not in found:
             rej = match_pairs([d.box for d in reading.rejected], [t])
-            why = "".join(f" (rejected {reading.rejected[i].label} conf {reading.rejected[i].confidence:.2f})" for i in rej)
+            why = "".join(
+                f" (rejected {reading.rejected[i].label} conf {reading.rejected[i].confidence:.2f})" for i in rej
+            )
             out.append(f"miss {scene.labels[j]} h={t[3]}{why}")
     return out
 
@@ -82,8 +84,14 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=3, help="generator seed; 2024 is the test set (default: 3)")
     p.add_argument("--model", default=None, help="ONNX model or shipped name (default: the shipped digitnet)")
     p.add_argument("--conf", type=float, default=DEFAULT_CONF, help=f"confidence threshold (default: {DEFAULT_CONF})")
-    p.add_argument("--set", action="append", default=[], type=parse_override, metavar="NAME=VALUE",
-                   help="override one PreprocessConfig field; repeatable (default: none)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=parse_override,
+        metavar="NAME=VALUE",
+        help="override one PreprocessConfig field; repeatable (default: none)",
+    )
     p.add_argument("--dump", default=None, help="write stages + crops of each failing photo here (default: off)")
     p.add_argument("--quiet", action="store_true", help="print only the table (default: list failures too)")
     args = p.parse_args(argv)
@@ -115,8 +123,10 @@ def main(argv=None) -> int:
             write_debug(args.dump, stem, pre.stages, pre.crops, [f"{a} {c:.2f}" for a, c in zip(labels, confs)])
     print(f"\n{'subset':12s} {'images':>6s} {'digits':>6s} {'recall':>7s} {'prec':>7s} {'CER':>6s} {'exact':>6s}")
     for name, t in [("all", total)] + sorted(by.items()):
-        print(f"{name:12s} {t.images:6d} {t.true_digits:6d} {100 * t.recall:6.2f}% {100 * t.precision:6.2f}% "
-              f"{100 * t.cer:5.2f}% {100 * t.exact_rate:5.1f}%")
+        print(
+            f"{name:12s} {t.images:6d} {t.true_digits:6d} {100 * t.recall:6.2f}% {100 * t.precision:6.2f}% "
+            f"{100 * t.cer:5.2f}% {100 * t.exact_rate:5.1f}%"
+        )
     print("errors by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())), flush=True)
     return 0
 

@@ -26,7 +26,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digitlens import conventions as C  # noqa: E402
 from digitlens.export import data as mnist  # noqa: E402
 from digitlens.inference import Reader, Recognizer, default_model_path  # noqa: E402
 from digitlens.synth import make_scene  # noqa: E402
@@ -72,14 +71,17 @@ def machine() -> str:
         tv = torch.__version__
     except ImportError:
         tv = "not installed"
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
-            f"OpenCV {cv2.__version__}, onnxruntime {ort.__version__}, torch {tv}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
+        f"OpenCV {cv2.__version__}, onnxruntime {ort.__version__}, torch {tv}"
+    )
 
 
 # ---- 1. classifier throughput -------------------------------------------------------------
 def torch_model():
     try:
         import torch
+
         from digitlens.export.models import build
     except ImportError:
         return None
@@ -170,7 +172,16 @@ def classifier_throughput(crops: np.ndarray, macs: int) -> str:
             rows.append(row)
     return table(
         "1. Classifier throughput (crops/s, default model)",
-        ["threads", "batch", "onnxruntime", "PyTorch eager", "ort / torch", "cv2.dnn", "matmul GFLOP/s", "ort share of matmul"],
+        [
+            "threads",
+            "batch",
+            "onnxruntime",
+            "PyTorch eager",
+            "ort / torch",
+            "cv2.dnn",
+            "matmul GFLOP/s",
+            "ort share of matmul",
+        ],
         rows,
         f"Model: {macs:,} multiply-adds per crop. Share = 2 x MACs x crops/s / the GFLOP/s of the best large "
         "float32 matrix multiply (torch.mm or onnxruntime's MatMul, 512 to 2048 square) on the same threads, measured in the same run.",
@@ -240,8 +251,11 @@ def folder_throughput(test, n: int, workdir: Path) -> str:
         floor = n / (time.perf_counter() - t0)
         out = workdir / f"res{workers}.jsonl"
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "digitlens", "batch", str(folder), "--out", str(out), "--workers", str(workers)],
-                       check=False, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "digitlens", "batch", str(folder), "--out", str(out), "--workers", str(workers)],
+            check=False,
+            stderr=subprocess.DEVNULL,
+        )
         rate = n / (time.perf_counter() - t0)
         rows.append([workers, f"{rate:.1f}", f"{floor:.1f}", f"{rate / floor:.2f}"])
     return table(
@@ -270,8 +284,11 @@ def startup(reps: int = 5) -> str:
     return table(
         f"4. Start-up (wall time, median of {reps} processes)",
         ["command", "seconds"],
-        [["digitlens photo samples/notebook_line.jpg", f"{a:.3f}"], ['python -c "import cv2, onnxruntime"', f"{b:.3f}"],
-         ["difference", f"{a - b:.3f}"]],
+        [
+            ["digitlens photo samples/notebook_line.jpg", f"{a:.3f}"],
+            ['python -c "import cv2, onnxruntime"', f"{b:.3f}"],
+            ["difference", f"{a - b:.3f}"],
+        ],
         "Target: difference <= 0.3 s.",
     )
 
@@ -322,9 +339,20 @@ def models_table(test, train, workdir: Path) -> str:
         acc = card["test_accuracy_onnxruntime"] if card else score(rec, test.images, test.labels)["accuracy"]
         speed32 = 32 / timed(lambda: rec.logits(x[:32]))
         speed512 = 512 / timed(lambda: rec.logits(x))
-        rows.append([name, f"{card['parameters']:,}" if card else "(same)", f"{card['macs_per_crop']:,}" if card else "(same)",
-                     f"{path.stat().st_size / 1024:.0f} KB", f"{100 * acc:.2f}%", f"{speed32:,.0f}", f"{speed512:,.0f}",
-                     card.get("train_command", "").replace("digitlens train ", "train ") if card else "digitlens quantize (static QDQ, per-channel, 1000 calibration digits)"])
+        rows.append(
+            [
+                name,
+                f"{card['parameters']:,}" if card else "(same)",
+                f"{card['macs_per_crop']:,}" if card else "(same)",
+                f"{path.stat().st_size / 1024:.0f} KB",
+                f"{100 * acc:.2f}%",
+                f"{speed32:,.0f}",
+                f"{speed512:,.0f}",
+                card.get("train_command", "").replace("digitlens train ", "train ")
+                if card
+                else "digitlens quantize (static QDQ, per-channel, 1000 calibration digits)",
+            ]
+        )
     return table(
         "6. Models (MNIST test accuracy through onnxruntime; crops/s on 1 thread)",
         ["model", "parameters", "MACs/crop", "ONNX size", "test accuracy", "batch 32", "batch 512", "trained with"],
@@ -347,8 +375,18 @@ def generated_accuracy(test, n: int = 300, seed: int = 2024) -> str:
         boxes = [d.box for d in rd.digits]
         for t in (total, by[sc.kind], by[sc.layout]):
             t.add(rd.text, boxes, sc.text, sc.boxes)
-    rows = [[k, t.images, t.true_digits, f"{100 * t.recall:.1f}%", f"{100 * t.precision:.1f}%", f"{100 * t.cer:.1f}%",
-             f"{100 * t.exact_rate:.1f}%"] for k, t in [("all", total)] + sorted(by.items())]
+    rows = [
+        [
+            k,
+            t.images,
+            t.true_digits,
+            f"{100 * t.recall:.1f}%",
+            f"{100 * t.precision:.1f}%",
+            f"{100 * t.cer:.1f}%",
+            f"{100 * t.exact_rate:.1f}%",
+        ]
+        for k, t in [("all", total)] + sorted(by.items())
+    ]
     return table(
         f"7. Reading generated photos ({n} images, seed {seed}, 640x480, shipped model, default settings)",
         ["subset", "images", "digits", "recall", "precision", "CER", "exact string"],
@@ -362,7 +400,9 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITLENS_DATA or the user cache)")
     p.add_argument("--frames", type=int, default=300, help="frames for the latency benchmark (default: 300)")
     p.add_argument("--photos", type=int, default=500, help="photos for the folder benchmark (default: 500)")
-    p.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="markdown file to rewrite (default: BENCHMARKS.md)")
+    p.add_argument(
+        "--out", default=str(ROOT / "BENCHMARKS.md"), help="markdown file to rewrite (default: BENCHMARKS.md)"
+    )
     args = p.parse_args(argv)
 
     test = mnist.load_split("test", args.data_dir)

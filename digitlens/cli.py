@@ -31,11 +31,15 @@ class UserError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     from digitlens import __version__
 
-    parser = argparse.ArgumentParser(prog="digitlens", description="Read handwritten digits from photos, folders and webcams.")
+    parser = argparse.ArgumentParser(
+        prog="digitlens", description="Read handwritten digits from photos, folders and webcams."
+    )
     parser.add_argument("--version", action="version", version=f"digitlens {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        )
         p.set_defaults(module=module)
     return parser
 

@@ -70,5 +70,7 @@ class Tally:
         return self.exact / max(1, self.images)
 
     def summary(self) -> str:
-        return (f"{self.images} images, {self.true_digits} digits: recall {self.recall:.4f}, precision {self.precision:.4f}, "
-                f"CER {self.cer:.4f}, exact {self.exact_rate:.4f}")
+        return (
+            f"{self.images} images, {self.true_digits} digits: recall {self.recall:.4f}, precision {self.precision:.4f}, "
+            f"CER {self.cer:.4f}, exact {self.exact_rate:.4f}"
+        )

@@ -44,7 +44,9 @@ def image_inputs(source: str, recursive: bool = False) -> list[Path]:
     if p.is_dir():
         return _walk(p, recursive)
     if any(ch in source for ch in "*?["):
-        return sorted(Path(m) for m in glob.glob(source, recursive=recursive) if Path(m).suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(
+            Path(m) for m in glob.glob(source, recursive=recursive) if Path(m).suffix.lower() in IMAGE_SUFFIXES
+        )
     if p.is_file() and p.suffix.lower() in (".txt", ".lst", ".list"):
         base = p.parent
         out = []

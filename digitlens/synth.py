@@ -59,8 +59,14 @@ def _layout(rng, layout: str, W: int, H: int) -> list[tuple[float, float, float,
     return lines
 
 
-def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, kind: str | None = None,
-               layout: str | None = None, size: tuple[int, int] = (640, 480)) -> Scene:
+def make_scene(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    kind: str | None = None,
+    layout: str | None = None,
+    size: tuple[int, int] = (640, 480),
+) -> Scene:
     kind = kind or KINDS[int(rng.integers(len(KINDS)))]
     layout = layout or LAYOUTS[int(rng.integers(len(LAYOUTS)))]
     W, H = size
@@ -69,8 +75,10 @@ def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
         paper = np.array(rng.choice([[40, 50, 35], [35, 35, 35], [60, 70, 40]]), np.float32)
         ink = np.array([rng.uniform(210, 245)] * 3, np.float32)
     else:
-        paper = {"sticky": np.array([120, 235, 250], np.float32), "whiteboard": np.array([245, 245, 242], np.float32)}.get(
-            kind, np.array([rng.uniform(215, 245)] * 3, np.float32) - np.array([0, 3, 6], np.float32))
+        paper = {
+            "sticky": np.array([120, 235, 250], np.float32),
+            "whiteboard": np.array([245, 245, 242], np.float32),
+        }.get(kind, np.array([rng.uniform(215, 245)] * 3, np.float32) - np.array([0, 3, 6], np.float32))
         ink = np.array(rng.choice([[20, 20, 20], [120, 40, 10], [30, 30, 150], [90, 60, 30]]), np.float32)
         if kind == "whiteboard":
             ink = np.array(rng.choice([[30, 30, 30], [150, 60, 20], [40, 120, 30]]), np.float32)
@@ -163,7 +171,9 @@ def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
     M = cv2.getPerspectiveTransform(src, dst)
     border = tuple(float(v) for v in (canvas[0, 0] if kind != "sticky" else canvas[0, 0]))
     canvas = cv2.warpPerspective(canvas, M, (W, H), borderMode=cv2.BORDER_REPLICATE)
-    ids = cv2.warpPerspective(ids.astype(np.float32), M, (W, H), flags=cv2.INTER_NEAREST, borderValue=0).astype(np.int32)
+    ids = cv2.warpPerspective(ids.astype(np.float32), M, (W, H), flags=cv2.INTER_NEAREST, borderValue=0).astype(
+        np.int32
+    )
     sigma = rng.uniform(0, 1.2) * max(1.0, min(W, H) / 480)
     if sigma > 0.3:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
@@ -182,13 +192,18 @@ def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
         keep.append(i)
     labels_out = [digit_labels[i] for i in keep]
     lines_out = [digit_lines[i] for i in keep]
-    text = " ".join("".join(str(labels_out[j]) for j in range(len(keep)) if lines_out[j] == li) for li in sorted(set(lines_out)))
+    text = " ".join(
+        "".join(str(labels_out[j]) for j in range(len(keep)) if lines_out[j] == li) for li in sorted(set(lines_out))
+    )
     return Scene(img, text, labels_out, boxes, lines_out, kind, layout)
 
 
 def generate(count: int, images: np.ndarray, labels: np.ndarray, seed: int = 0, size=(640, 480)) -> list[Scene]:
     rng = np.random.default_rng(seed)
-    return [make_scene(rng, images, labels, KINDS[i % len(KINDS)], LAYOUTS[(i // len(KINDS)) % len(LAYOUTS)], size) for i in range(count)]
+    return [
+        make_scene(rng, images, labels, KINDS[i % len(KINDS)], LAYOUTS[(i // len(KINDS)) % len(LAYOUTS)], size)
+        for i in range(count)
+    ]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

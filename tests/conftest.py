@@ -41,8 +41,9 @@ def reader():
     return Reader()
 
 
-def paper_with_digits(digits: list[np.ndarray], height: int = 80, size=(640, 480), paper=225, ink=30, origin=(40, 60),
-                      gap: float = 0.3) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def paper_with_digits(
+    digits: list[np.ndarray], height: int = 80, size=(640, 480), paper=225, ink=30, origin=(40, 60), gap: float = 0.3
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """Dark MNIST digits on light paper in one row; returns the image and true boxes."""
     w, h = size
     img = np.full((h, w), paper, np.float32)

@@ -30,9 +30,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a folder, a glob pattern (quote it), or a .txt file listing image paths")
     p.add_argument("--out", required=True, help="results file: .jsonl (one JSON object per line) or .csv")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders (default: off)")
-    p.add_argument("--resume", action="store_true", help="skip inputs already in --out and append (default: start afresh)")
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help=f"worker processes (default: {os.cpu_count() or 1}, the number of cores)")
-    p.add_argument("--save-annotated", metavar="DIR", default=None, help="also write annotated images into DIR (default: none)")
+    p.add_argument(
+        "--resume", action="store_true", help="skip inputs already in --out and append (default: start afresh)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help=f"worker processes (default: {os.cpu_count() or 1}, the number of cores)",
+    )
+    p.add_argument(
+        "--save-annotated", metavar="DIR", default=None, help="also write annotated images into DIR (default: none)"
+    )
     add_reader_arguments(p)
 
 
@@ -118,13 +127,15 @@ class ResultWriter:
 
     def write(self, row: dict) -> None:
         if self.csv:
-            self._write_csv_row({
-                "file": row["file"],
-                "text": row["text"],
-                "digits": " ".join(str(d["label"]) for d in row["digits"]),
-                "confidences": " ".join(f"{d['confidence']:.3f}" for d in row["digits"]),
-                "error": row["error"] or "",
-            })
+            self._write_csv_row(
+                {
+                    "file": row["file"],
+                    "text": row["text"],
+                    "digits": " ".join(str(d["label"]) for d in row["digits"]),
+                    "confidences": " ".join(f"{d['confidence']:.3f}" for d in row["digits"]),
+                    "error": row["error"] or "",
+                }
+            )
         else:
             self._write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -160,7 +171,9 @@ def run(args: argparse.Namespace) -> int:
             results = map(process_one, todo)
         else:
             ctx = mp.get_context("spawn")
-            pool = ctx.Pool(min(args.workers, len(todo)), initializer=_init_worker, initargs=(args, args.save_annotated, root))
+            pool = ctx.Pool(
+                min(args.workers, len(todo)), initializer=_init_worker, initargs=(args, args.save_annotated, root)
+            )
             results = pool.imap_unordered(process_one, todo, chunksize=1)
         for row in results:
             writer.write(row)

@@ -15,13 +15,32 @@ from digitlens.preprocess.config import THRESHOLD_METHODS, PreprocessConfig
 
 def add_reader_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="ONNX model file (default: the shipped digitnet model)")
-    p.add_argument("--conf", type=float, default=DEFAULT_CONF, help=f"minimum confidence for a digit to enter the text (default: {DEFAULT_CONF})")
-    p.add_argument("--threshold", choices=THRESHOLD_METHODS, default="otsu", help="threshold method (default: otsu on the flattened image)")
+    p.add_argument(
+        "--conf",
+        type=float,
+        default=DEFAULT_CONF,
+        help=f"minimum confidence for a digit to enter the text (default: {DEFAULT_CONF})",
+    )
+    p.add_argument(
+        "--threshold",
+        choices=THRESHOLD_METHODS,
+        default="otsu",
+        help="threshold method (default: otsu on the flattened image)",
+    )
     pol = p.add_mutually_exclusive_group()
-    pol.add_argument("--invert", dest="invert", action="store_true", default=None, help="dark ink on light paper (default: detect)")
-    pol.add_argument("--no-invert", dest="invert", action="store_false", help="light ink on a dark board (default: detect)")
+    pol.add_argument(
+        "--invert", dest="invert", action="store_true", default=None, help="dark ink on light paper (default: detect)"
+    )
+    pol.add_argument(
+        "--no-invert", dest="invert", action="store_false", help="light ink on a dark board (default: detect)"
+    )
     p.add_argument("--deskew", action="store_true", help="straighten slanted digits by moments (default: off)")
-    p.add_argument("--max-side", type=int, default=PreprocessConfig.max_side, help=f"shrink larger images to this long side first (default: {PreprocessConfig.max_side})")
+    p.add_argument(
+        "--max-side",
+        type=int,
+        default=PreprocessConfig.max_side,
+        help=f"shrink larger images to this long side first (default: {PreprocessConfig.max_side})",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
@@ -55,7 +74,9 @@ def annotate(image: np.ndarray, reading: Reading, fps: float | None = None) -> n
     if fps is not None:
         banner = f"{banner}   {fps:.1f} FPS"
     cv2.rectangle(out, (0, 0), (min(w, int(20 + 18 * scale * len(banner))), int(36 * scale) + 8), (0, 0, 0), -1)
-    cv2.putText(out, banner, (8, int(28 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 255), thick, cv2.LINE_AA)
+    cv2.putText(
+        out, banner, (8, int(28 * scale) + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 255, 255), thick, cv2.LINE_AA
+    )
     return out
 
 

@@ -21,9 +21,21 @@ from digitlens.preprocess.load import IMAGE_SUFFIXES, ImageLoadError, load_image
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE", help="photo files to read")
     p.add_argument("--json", action="store_true", help="print one JSON object per image (default: path<TAB>text)")
-    p.add_argument("--save", metavar="OUT", default=None, help="write annotated images: a file for one image, else a folder (default: none)")
-    p.add_argument("--show", action="store_true", help="show each annotated image in a window; any key for the next (default: off)")
-    p.add_argument("--debug", metavar="DIR", default=None, help="write every pipeline stage and the crops mosaic to DIR (default: none)")
+    p.add_argument(
+        "--save",
+        metavar="OUT",
+        default=None,
+        help="write annotated images: a file for one image, else a folder (default: none)",
+    )
+    p.add_argument(
+        "--show", action="store_true", help="show each annotated image in a window; any key for the next (default: off)"
+    )
+    p.add_argument(
+        "--debug",
+        metavar="DIR",
+        default=None,
+        help="write every pipeline stage and the crops mosaic to DIR (default: none)",
+    )
     add_reader_arguments(p)
 
 

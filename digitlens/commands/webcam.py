@@ -15,9 +15,9 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -31,14 +31,20 @@ WINDOW = "digitlens"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="0", help="camera index, video file or stream URL (default: 0)")
-    p.add_argument("--roi", default=None, metavar="X,Y,W,H", help="read only this region of the frame (default: whole frame)")
+    p.add_argument(
+        "--roi", default=None, metavar="X,Y,W,H", help="read only this region of the frame (default: whole frame)"
+    )
     p.add_argument("--stride", type=int, default=1, help="read every Nth frame (default: 1)")
     p.add_argument("--no-show", action="store_true", help="no window, for servers (default: show a window)")
     p.add_argument("--save", default=None, metavar="OUT.mp4", help="write the annotated video (default: none)")
-    p.add_argument("--jsonl", default=None, metavar="OUT.jsonl", help="write one JSON line per frame read (default: none)")
+    p.add_argument(
+        "--jsonl", default=None, metavar="OUT.jsonl", help="write one JSON line per frame read (default: none)"
+    )
     p.add_argument("--snapshot-dir", default=".", help="where the s key saves snapshots (default: current folder)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames, 0 = no limit (default: 0)")
-    p.add_argument("--reconnect", type=float, default=3.0, help="seconds to wait for a stalled camera before stopping (default: 3)")
+    p.add_argument(
+        "--reconnect", type=float, default=3.0, help="seconds to wait for a stalled camera before stopping (default: 3)"
+    )
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1, leaves a core for capture)")
     add_reader_arguments(p)
 
@@ -77,7 +83,9 @@ def open_source(source: str, opener=cv2.VideoCapture):
                 probe.release()
             if ok:
                 raise SourceError(f"camera {index} cannot be opened (camera {other} can: try --source {other})")
-        raise SourceError(f"camera {index} cannot be opened; tried indices {', '.join(map(str, tried))}: no camera found")
+        raise SourceError(
+            f"camera {index} cannot be opened; tried indices {', '.join(map(str, tried))}: no camera found"
+        )
     if not is_stream(source) and not Path(source).exists():
         raise SourceError(f"{source}: no such video file")
     cap = opener(source)
@@ -176,7 +184,9 @@ class FrameResult:
 
 
 def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
-    move = lambda ds: [Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds]
+    move = lambda ds: [
+        Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds
+    ]
     digits = move(reading.digits)
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)
 
@@ -229,7 +239,9 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
                 if writer is None:
                     h, w = drawn.shape[:2]
                     fps = capture.get(cv2.CAP_PROP_FPS) if hasattr(capture, "get") else 0
-                    writer = cv2.VideoWriter(args.save, cv2.VideoWriter_fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h))
+                    writer = cv2.VideoWriter(
+                        args.save, cv2.VideoWriter_fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
+                    )
                     if not writer.isOpened():
                         raise OSError(f"{args.save}: cannot open for writing a video")
                 writer.write(drawn)

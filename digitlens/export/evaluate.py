@@ -21,8 +21,16 @@ from digitlens.inference.recognizer import Recognizer
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="ONNX model (default: the shipped digitnet)")
     p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${mnist.ENV_VAR} or the user cache)")
-    p.add_argument("--out", default="runs/eval", help="folder for confusion matrix, errors list and gallery (default: runs/eval)")
-    p.add_argument("--preview", type=int, default=0, metavar="N", help="also write a labelled grid of N training digits (default: 0)")
+    p.add_argument(
+        "--out", default="runs/eval", help="folder for confusion matrix, errors list and gallery (default: runs/eval)"
+    )
+    p.add_argument(
+        "--preview",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write a labelled grid of N training digits (default: 0)",
+    )
 
 
 def score(recognizer: Recognizer, images: np.ndarray, labels: np.ndarray, batch: int = 1000) -> dict:
@@ -64,7 +72,9 @@ def confusion_image(confusion: np.ndarray) -> np.ndarray:
             v = int(confusion[t, p])
             shade = 255 - int(200 * (v / peak if t != p else 0.3))
             x0, y0 = cell * (p + 1), cell * (t + 1)
-            cv2.rectangle(img, (x0, y0), (x0 + cell - 1, y0 + cell - 1), (shade, shade, 255) if t != p else (200, 255, 200), -1)
+            cv2.rectangle(
+                img, (x0, y0), (x0 + cell - 1, y0 + cell - 1), (shade, shade, 255) if t != p else (200, 255, 200), -1
+            )
             cv2.putText(img, str(v), (x0 + 4, y0 + 27), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, "true \\ predicted", (2, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.3, (0, 0, 0), 1, cv2.LINE_AA)
     return img
@@ -80,10 +90,16 @@ def run(args: argparse.Namespace) -> int:
     cv2.imwrite(str(out / "confusion.png"), confusion_image(result["confusion"]))
     captions = [f"#{i} {test.labels[i]}->{result['predictions'][i]}" for i in wrong]
     cv2.imwrite(str(out / "errors.png"), gallery(test.images[wrong], captions))
-    (out / "errors.json").write_text(json.dumps({"model": str(recognizer.path), "accuracy": result["accuracy"], "misclassified": wrong.tolist()}, indent=1))
+    (out / "errors.json").write_text(
+        json.dumps(
+            {"model": str(recognizer.path), "accuracy": result["accuracy"], "misclassified": wrong.tolist()}, indent=1
+        )
+    )
     if args.preview:
         train = mnist.load_split("train", args.data_dir)
         n = min(args.preview, len(train.images))
         cv2.imwrite(str(out / "preview.png"), gallery(train.images[:n], [str(v) for v in train.labels[:n]]))
-    print(f"{recognizer.path.name}: MNIST test accuracy {result['accuracy'] * 100:.2f}% ({len(wrong)} errors of {len(test.labels)}); wrote {out}/")
+    print(
+        f"{recognizer.path.name}: MNIST test accuracy {result['accuracy'] * 100:.2f}% ({len(wrong)} errors of {len(test.labels)}); wrote {out}/"
+    )
     return 0

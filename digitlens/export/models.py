@@ -6,11 +6,11 @@ softmax is applied by the consumer so that the exported graph stays a pure class
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 REGISTRY: dict[str, Callable[[], nn.Module]] = {}
 

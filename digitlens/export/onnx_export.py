@@ -31,10 +31,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="state dict written by `digitlens train` (.pt)")
     p.add_argument("--arch", default="digitnet", choices=sorted(REGISTRY), help="architecture (default: digitnet)")
     p.add_argument("--out", required=True, help="ONNX file to write")
-    p.add_argument("--data-dir", default=None, help=f"MNIST folder for the parity check (default: ${mnist.ENV_VAR} or the user cache)")
-    p.add_argument("--metrics", default=None, help="metrics JSON from training, copied into the metadata (default: beside the checkpoint)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help=f"MNIST folder for the parity check (default: ${mnist.ENV_VAR} or the user cache)",
+    )
+    p.add_argument(
+        "--metrics",
+        default=None,
+        help="metrics JSON from training, copied into the metadata (default: beside the checkpoint)",
+    )
     p.add_argument("--card", default=None, help="also write a model card JSON here (default: none)")
-    p.add_argument("--train-command", default=None, help="the training command, recorded in the model card (default: none)")
+    p.add_argument(
+        "--train-command", default=None, help="the training command, recorded in the model card (default: none)"
+    )
     p.add_argument("--note", default=None, help="a remark recorded in the model card (default: none)")
 
 
@@ -84,7 +94,7 @@ def parity(model: torch.nn.Module, onnx_path: Path, images: np.ndarray) -> dict:
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     got = sess.run([C.OUTPUT_NAME], {C.INPUT_NAME: x})[0]
     return {
-        "samples": int(len(x)),
+        "samples": len(x),
         "max_abs_logit_diff": float(np.abs(ref - got).max()),
         "argmax_agree": int((ref.argmax(1) == got.argmax(1)).sum()),
     }
@@ -110,7 +120,9 @@ def export(args: argparse.Namespace) -> dict:
         "opset": str(C.OPSET),
         "parameters": str(count_parameters(model)),
         "macs_per_crop": str(count_macs(model)),
-        "metrics": json.dumps({k: metrics[k] for k in ("val_accuracy", "test_accuracy_torch", "best_epoch") if k in metrics}),
+        "metrics": json.dumps(
+            {k: metrics[k] for k in ("val_accuracy", "test_accuracy_torch", "best_epoch") if k in metrics}
+        ),
     }
     fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=out.parent)
     os.close(fd)
@@ -134,8 +146,8 @@ def export(args: argparse.Namespace) -> dict:
 
 def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> None:
     """The model card: how to rebuild the file and what it scores."""
-    from digitlens.inference.recognizer import Recognizer
     from digitlens.export.evaluate import score
+    from digitlens.inference.recognizer import Recognizer
 
     test = mnist.load_split("test", args.data_dir)
     ort_acc = score(Recognizer(onnx_path), test.images, test.labels)["accuracy"]

@@ -31,7 +31,9 @@ def quantize(model_path: Path, out: Path, train_images: np.ndarray, n: int = 100
 
     class Calib(CalibrationDataReader):
         def __init__(self):
-            self.it = iter([{C.INPUT_NAME: train_images[i : i + 50, None].astype(np.float32) / 255} for i in range(0, n, 50)])
+            self.it = iter(
+                [{C.INPUT_NAME: train_images[i : i + 50, None].astype(np.float32) / 255} for i in range(0, n, 50)]
+            )
 
         def get_next(self):
             return next(self.it, None)
@@ -39,8 +41,15 @@ def quantize(model_path: Path, out: Path, train_images: np.ndarray, n: int = 100
     pre = out.with_suffix(".pre.onnx")
     try:
         quant_pre_process(str(model_path), str(pre))
-        quantize_static(str(pre), str(out), Calib(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantize_static(
+            str(pre),
+            str(out),
+            Calib(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
     finally:
         pre.unlink(missing_ok=True)
 
@@ -81,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     }
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
     keep = speed_q > speed_f and acc_q >= acc_f - 0.0005
-    print(f"int8 {acc_q:.4f} vs float {acc_f:.4f}; {speed_q:,.0f} vs {speed_f:,.0f} crops/s -> "
-          + ("worth shipping" if keep else "not worth shipping"))
+    print(
+        f"int8 {acc_q:.4f} vs float {acc_f:.4f}; {speed_q:,.0f} vs {speed_f:,.0f} crops/s -> "
+        + ("worth shipping" if keep else "not worth shipping")
+    )
     return 0

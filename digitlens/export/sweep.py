@@ -30,7 +30,15 @@ def run(args: argparse.Namespace) -> int:
             cell.out = str(out / f"lr{lr:g}_m{mom:g}")
             cell.no_plot = True
             m = train.train(cell)
-            rows.append({"lr": lr, "momentum": mom, "val_accuracy": m["val_accuracy"], "test_accuracy": m["test_accuracy_torch"], "train_seconds": m["train_seconds"]})
+            rows.append(
+                {
+                    "lr": lr,
+                    "momentum": mom,
+                    "val_accuracy": m["val_accuracy"],
+                    "test_accuracy": m["test_accuracy_torch"],
+                    "train_seconds": m["train_seconds"],
+                }
+            )
     with open(out / "sweep.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
@@ -54,7 +62,13 @@ def plot(rows: list[dict], path: Path, arch: str) -> None:
         pts = sorted((r["lr"], r["test_accuracy"]) for r in rows if r["momentum"] == mom)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"momentum {mom:g}")
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate"), ax.set_ylabel("test accuracy"), ax.set_title(f"{arch} sweep"), ax.grid(alpha=0.3), ax.legend()
+    (
+        ax.set_xlabel("learning rate"),
+        ax.set_ylabel("test accuracy"),
+        ax.set_title(f"{arch} sweep"),
+        ax.grid(alpha=0.3),
+        ax.legend(),
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

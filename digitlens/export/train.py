@@ -32,17 +32,33 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument("--epochs", type=int, default=20, help="epochs (default: 20)")
     p.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="optimiser (default: sgd)")
-    p.add_argument("--lr", type=float, default=[0.01, 0.1] if grid else 0.1, help="peak learning rate" + (
-        "s to try (default: 0.01 0.1)" if grid else " (default: 0.1)"), **many)
-    p.add_argument("--momentum", type=float, default=[0.0, 0.9] if grid else 0.9, help="SGD momentum / Adam beta1" + (
-        ", values to try (default: 0.0 0.9)" if grid else " (default: 0.9)"), **many)
+    p.add_argument(
+        "--lr",
+        type=float,
+        default=[0.01, 0.1] if grid else 0.1,
+        help="peak learning rate" + ("s to try (default: 0.01 0.1)" if grid else " (default: 0.1)"),
+        **many,
+    )
+    p.add_argument(
+        "--momentum",
+        type=float,
+        default=[0.0, 0.9] if grid else 0.9,
+        help="SGD momentum / Adam beta1" + (", values to try (default: 0.0 0.9)" if grid else " (default: 0.9)"),
+        **many,
+    )
     p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default: 5e-4)")
     sched = "constant" if grid else "onecycle"  # a sweep compares settings at a fixed learning rate
-    p.add_argument("--schedule", default=sched, choices=["onecycle", "constant"], help=f"LR schedule (default: {sched})")
+    p.add_argument(
+        "--schedule", default=sched, choices=["onecycle", "constant"], help=f"LR schedule (default: {sched})"
+    )
     p.add_argument("--label-smoothing", type=float, default=0.05, help="label smoothing (default: 0.05)")
     p.add_argument("--no-augment", action="store_true", help="train on plain MNIST (default: augment)")
-    p.add_argument("--lowres", type=float, default=0.0, help="share of samples rendered small and scaled back up, "
-                   "as small photo digits are (default: 0.0)")
+    p.add_argument(
+        "--lowres",
+        type=float,
+        default=0.0,
+        help="share of samples rendered small and scaled back up, as small photo digits are (default: 0.0)",
+    )
     p.add_argument("--init", default=None, help="start from this state dict, e.g. to fine-tune (default: random init)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images, 0 = all (default: 0)")
@@ -64,7 +80,9 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> floa
 
 def make_optimizer(args, params):
     if args.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, nesterov=args.momentum > 0)
+        return torch.optim.SGD(
+            params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, nesterov=args.momentum > 0
+        )
     cls = torch.optim.Adam if args.optimizer == "adam" else torch.optim.AdamW
     return cls(params, lr=args.lr, betas=(args.momentum, 0.999), weight_decay=args.weight_decay)
 
@@ -95,7 +113,9 @@ def train(args: argparse.Namespace) -> dict:
     steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
     sched = None
     if args.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.2
+        )
 
     history = {"epoch": [], "loss": [], "train_acc": [], "val_acc": []}
     best_val, best_epoch = -1.0, 0
@@ -152,7 +172,9 @@ def train(args: argparse.Namespace) -> dict:
     (out / f"{args.arch}.metrics.json").write_text(json.dumps(metrics, indent=2))
     if not args.no_plot:
         plot_history(history, out / f"{args.arch}.curves.png", title=f"{args.arch}: test {test_acc:.4f}")
-    print(f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, {train_seconds:.0f}s -> {ckpt}")
+    print(
+        f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, {train_seconds:.0f}s -> {ckpt}"
+    )
     return metrics
 
 

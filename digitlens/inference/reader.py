@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 from digitlens.inference.recognizer import Recognizer
+from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
 
@@ -83,19 +83,29 @@ class Reader:
         n = len(pre)
         batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
         labels, confs, _ = self.recognizer.classify(batch)
-        per_candidate = [[Digit(int(labels[i]), float(confs[i]), tuple(int(v) for v in pre.boxes[i]), int(pre.lines[i]))]
-                         for i in range(n)]
+        per_candidate = [
+            [Digit(int(labels[i]), float(confs[i]), tuple(int(v) for v in pre.boxes[i]), int(pre.lines[i]))]
+            for i in range(n)
+        ]
         start, best = n, {}
         for sp in pre.splits:
             k = len(sp.crops)
             piece_conf = confs[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
             weakest = float(piece_conf.min())  # a proposal is as good as its least sure piece
-            if (weakest > float(confs[sp.index]) + self.config.split_gain and weakest >= self.config.split_min_conf
-                    and weakest > best.get(sp.index, (-1.0,))[0]):
+            if (
+                weakest > float(confs[sp.index]) + self.config.split_gain
+                and weakest >= self.config.split_min_conf
+                and weakest > best.get(sp.index, (-1.0,))[0]
+            ):
                 line = int(pre.lines[sp.index])
-                best[sp.index] = (weakest, [Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
-                                           for j in range(k)])
+                best[sp.index] = (
+                    weakest,
+                    [
+                        Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
+                        for j in range(k)
+                    ],
+                )
             start += k
         for i, (_, digits) in best.items():
             per_candidate[i] = digits

@@ -82,7 +82,9 @@ class Recognizer:
             return np.zeros((0, C.NUM_CLASSES), np.float32)
         x = np.ascontiguousarray(crops[:, None])
         if self.fixed_batch is not None:
-            return np.concatenate([self.session.run([self.output_name], {self.input_name: x[i : i + 1]})[0] for i in range(len(x))])
+            return np.concatenate(
+                [self.session.run([self.output_name], {self.input_name: x[i : i + 1]})[0] for i in range(len(x))]
+            )
         return self.session.run([self.output_name], {self.input_name: x})[0]
 
     def classify(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -47,7 +47,9 @@ class PreprocessConfig:
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
     min_ink_ratio: float = 0.04  # ink pixels / box area: below is a thin curve or frame, not a digit
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
-    max_blob: float = 0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)
+    max_blob: float = (
+        0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)
+    )
     min_relative_ink: float = 0.5  # a mark whose ink is below this fraction of the writing's is a shadow or smudge
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height
@@ -57,13 +59,17 @@ class PreprocessConfig:
     split_aspect: float = 1.4  # ...and this many times wider than tall may be touching digits...
     max_split: int = 6  # ...of at most this many (each count near the width's guess is proposed)...
     split_gain: float = 0.0  # ...and is read as pieces when the least sure piece beats the whole by this confidence...
-    split_min_conf: float = 0.9  # ...and is itself at least this sure (a rule fused with a 1, or a word, is no row of digits)
+    split_min_conf: float = (
+        0.9  # ...and is itself at least this sure (a rule fused with a 1, or a word, is no row of digits)
+    )
     line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
     max_pieces: int = 2000  # at most this many connected pieces are considered (bounded time on textures)
     max_digits: int = 200  # never hand more crops than this to the classifier per image
     # --- normalisation -----------------------------------------------------------------
     stroke_target: float = 2.4  # MNIST's stroke width in the 28x28 frame (px), matched before resizing
-    stroke_tolerance: float = 2.5  # ...only when off by more than this factor: the augmented model copes with less (ablation)
+    stroke_tolerance: float = (
+        2.5  # ...only when off by more than this factor: the augmented model copes with less (ablation)
+    )
     grey_crops: bool = True  # crops from the ink strength (anti-aliased edges kept) instead of the binary mask
     deskew: bool = False  # MNIST was not deskewed; turn on for strongly slanted handwriting
 
@@ -77,5 +83,5 @@ class PreprocessConfig:
             if isinstance(v, float) and not v >= 0:
                 raise ValueError(f"{f.name} must be a non-negative number, got {v}")
 
-    def with_(self, **changes) -> "PreprocessConfig":
+    def with_(self, **changes) -> PreprocessConfig:
         return replace(self, **changes)

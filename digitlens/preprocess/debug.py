@@ -30,7 +30,9 @@ def mosaic(crops: np.ndarray, captions: list[str] | None = None, scale: int = 3,
     return np.vstack([np.hstack(tiles[r : r + cols]) for r in range(0, len(tiles), cols)])
 
 
-def write_debug(out_dir: str | Path, stem: str, stages: dict[str, np.ndarray], crops: np.ndarray, captions: list[str] | None = None) -> list[Path]:
+def write_debug(
+    out_dir: str | Path, stem: str, stages: dict[str, np.ndarray], crops: np.ndarray, captions: list[str] | None = None
+) -> list[Path]:
     """Write stage PNGs and the crop mosaic under out_dir; returns the written paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -116,7 +116,9 @@ def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessC
     return np.maximum(bg, grey)
 
 
-def ink_strength(grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, np.ndarray]:
+def ink_strength(
+    grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()
+) -> tuple[np.ndarray, np.ndarray]:
     """float32 0..1, 0 = background, 1 = black ink on white paper; plus the background used.
 
     Light-on-dark input is inverted first, so the result is always MNIST's polarity.

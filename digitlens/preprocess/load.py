@@ -17,7 +17,22 @@ import numpy as np
 #: Refuse images above this many pixels (a 30000x30000 'bomb' is 900 MP).
 MAX_PIXELS = 100_000_000
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm", ".jp2", ".jpe"}
+IMAGE_SUFFIXES = {
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+    ".pgm",
+    ".ppm",
+    ".pbm",
+    ".pnm",
+    ".jp2",
+    ".jpe",
+}
 
 
 class ImageLoadError(ValueError):
@@ -71,7 +86,9 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int = MAX_PIXEL
         raise ImageLoadError(f"{name}: empty file")
     size = header_size(data)
     if size is not None and size[0] * size[1] > max_pixels:
-        raise ImageLoadError(f"{name}: {size[0]}x{size[1]} pixels exceeds the limit of {max_pixels} (decompression bomb?)")
+        raise ImageLoadError(
+            f"{name}: {size[0]}x{size[1]} pixels exceeds the limit of {max_pixels} (decompression bomb?)"
+        )
     buf = np.frombuffer(data, np.uint8)
     if data[:2] == b"\xff\xd8":
         # colour decode applies EXIF orientation; JPEG has no alpha to lose

@@ -69,7 +69,9 @@ def deskew(crop: np.ndarray) -> np.ndarray:
     return cv2.warpAffine(crop, M, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderValue=0.0)
 
 
-def to_mnist(digit: np.ndarray, stroke_target: float = 2.4, tolerance: float = 1.5, do_deskew: bool = False) -> np.ndarray:
+def to_mnist(
+    digit: np.ndarray, stroke_target: float = 2.4, tolerance: float = 1.5, do_deskew: bool = False
+) -> np.ndarray:
     """One digit (uint8 mask, 255 = ink, or float 0..1 ink strength; any size) -> float32 28x28 in 0..1."""
     img = digit.astype(np.float32) / 255.0 if digit.dtype == np.uint8 else digit.astype(np.float32)
     ys, xs = np.nonzero(img > 0)

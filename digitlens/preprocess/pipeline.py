@@ -33,7 +33,9 @@ class Split:
     def __post_init__(self) -> None:
         k = self.crops.shape[0]
         if k < 2 or self.crops.shape != (k, C.IMAGE_SIZE, C.IMAGE_SIZE) or self.boxes.shape != (k, 4):
-            raise ValueError(f"a split needs >= 2 crops [k, 28, 28] and boxes [k, 4], got {self.crops.shape}, {self.boxes.shape}")
+            raise ValueError(
+                f"a split needs >= 2 crops [k, 28, 28] and boxes [k, 4], got {self.crops.shape}, {self.boxes.shape}"
+            )
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,12 @@ class _Clock:
             self.last = now
 
 
-def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(), keep_stages: bool = False,
-               timings: dict | None = None) -> Preprocessed:
+def preprocess(
+    image: np.ndarray,
+    config: PreprocessConfig = PreprocessConfig(),
+    keep_stages: bool = False,
+    timings: dict | None = None,
+) -> Preprocessed:
     """Any photo or frame (HxW, HxWx3 BGR, HxWx4 BGRA; uint8/uint16/float 0..1) -> crops.
 
     `timings`, when given, receives seconds per stage (for benchmarks).
@@ -106,7 +112,11 @@ def preprocess(image: np.ndarray, config: PreprocessConfig = PreprocessConfig(),
     grey_full = to_grey(image)
     H, W = grey_full.shape
     s = working_scale((H, W), config.max_side)
-    grey = grey_full if s == 1.0 else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+    grey = (
+        grey_full
+        if s == 1.0
+        else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+    )
     clock.tick("convert")
     dark = dark_ink(grey, config)
     ink, background = ink_strength(grey, dark, config)

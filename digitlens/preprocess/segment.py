@@ -35,9 +35,16 @@ class Candidate:
     def y2(self) -> int:
         return self.y + self.h
 
-    def union(self, other: "Candidate") -> "Candidate":
+    def union(self, other: Candidate) -> Candidate:
         x, y = min(self.x, other.x), min(self.y, other.y)
-        return Candidate(x, y, max(self.x2, other.x2) - x, max(self.y2, other.y2) - y, self.labels + other.labels, self.ink + other.ink)
+        return Candidate(
+            x,
+            y,
+            max(self.x2, other.x2) - x,
+            max(self.y2, other.y2) - y,
+            self.labels + other.labels,
+            self.ink + other.ink,
+        )
 
 
 def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -50,9 +57,7 @@ def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[Candidate]]:
     n, labels, stats = label_components(mask)
     cands = [
-        Candidate(int(s[0]), int(s[1]), int(s[2]), int(s[3]), [i], int(s[4]))
-        for i, s in enumerate(stats)
-        if i > 0
+        Candidate(int(s[0]), int(s[1]), int(s[2]), int(s[3]), [i], int(s[4])) for i, s in enumerate(stats) if i > 0
     ]
     return labels, cands
 
@@ -95,7 +100,11 @@ def merge_fragments(cands: list[Candidate], ref_h: float, config: PreprocessConf
                     continue
                 gap = max(a.y, b.y) - min(a.y2, b.y2)
                 m = a.union(b)
-                if gap <= config.merge_gap * max(a.h, b.h, 1) and m.h <= 1.3 * ref_h and m.w <= config.merge_max_width * ref_h:
+                if (
+                    gap <= config.merge_gap * max(a.h, b.h, 1)
+                    and m.h <= 1.3 * ref_h
+                    and m.w <= config.merge_max_width * ref_h
+                ):
                     a = m
                     alive[j] = False
                     merged_any = True
@@ -132,8 +141,11 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
             lo, hi = max(cuts[-1] + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
             cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else centre)
         cuts.append(c.w)
-        out = [Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), c.line)
-               for a, b in zip(cuts[:-1], cuts[1:]) if b - a >= 2]
+        out = [
+            Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), c.line)
+            for a, b in zip(cuts[:-1], cuts[1:])
+            if b - a >= 2
+        ]
         if len(out) >= 2:
             proposals.append(out)
     return proposals
@@ -180,7 +192,9 @@ def reference_height(cands: list[Candidate], config: PreprocessConfig) -> float:
     return float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
-def digit_shaped(c: Candidate, labels: np.ndarray, dist: np.ndarray, shape: tuple[int, int], config: PreprocessConfig) -> bool:
+def digit_shaped(
+    c: Candidate, labels: np.ndarray, dist: np.ndarray, shape: tuple[int, int], config: PreprocessConfig
+) -> bool:
     """Shape tests that need no knowledge of the other digits: ink ratio, blob, aspect, size."""
     H, W = shape
     ratio = c.ink / max(1, c.w * c.h)
@@ -212,8 +226,9 @@ def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config
     return [c for c, k in zip(cands, core) if k >= config.min_relative_ink * writing]
 
 
-def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()
-                ) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]]]:
+def find_digits(
+    mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]]]:
     """Mask -> (label image, digit candidates in reading order, proposed splits as (index, pieces)).
 
     The typical digit height is taken only from digit-shaped pieces, so an outline or a
@@ -232,7 +247,11 @@ def find_digits(mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = Pr
     merged = merge_fragments([c for c in cands if c.h < config.max_height_ratio * ref_h], ref_h, config)
     keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config)]
     ref_h = reference_height(keep, config) if keep else ref_h
-    keep = [c for c in keep if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h]
+    keep = [
+        c
+        for c in keep
+        if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h
+    ]
     keep = reading_order(keep, config)[: config.max_digits]
     ref_w = reference_width(keep) if keep else 0.0
     splits = [(i, pieces) for i, c in enumerate(keep) for pieces in split_wide(c, ref_w, ink, config)]

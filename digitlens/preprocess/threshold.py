@@ -22,8 +22,13 @@ def noise_sigma(grey: np.ndarray) -> float:
     return float(np.sqrt(np.pi / 2) / 6 * np.abs(resp).mean())
 
 
-def binarize(ink: np.ndarray, grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(),
-             exclude: np.ndarray | None = None) -> np.ndarray:
+def binarize(
+    ink: np.ndarray,
+    grey: np.ndarray,
+    dark: bool,
+    config: PreprocessConfig = PreprocessConfig(),
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
     """uint8 mask (255 = ink) by the configured method; `exclude` pixels do not vote in Otsu."""
     if config.threshold == "fixed":
         g8 = (grey * 255).astype(np.uint8)
@@ -88,7 +93,9 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
     return rules
 
 
-def remove_rules(mask: np.ndarray, ink: np.ndarray, rules: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+def remove_rules(
+    mask: np.ndarray, ink: np.ndarray, rules: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+) -> np.ndarray:
     """Take rule pixels out of the ink mask without cutting the digits written over them.
 
     Where a pen stroke crosses a printed rule the pixel is darker than the rule alone, so
@@ -112,7 +119,9 @@ def remove_rules(mask: np.ndarray, ink: np.ndarray, rules: np.ndarray, config: P
     return cleaned
 
 
-def remove_border_runs(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tuple[np.ndarray, np.ndarray]:
+def remove_border_runs(
+    mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+) -> tuple[np.ndarray, np.ndarray]:
     """Drop regions that run along the image border: the desk around a page or a note.
 
     A digit that touches the frame touches it with a stroke end or two; a page edge or

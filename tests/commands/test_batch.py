@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import pytest
 
 from digitlens.cli import main
@@ -64,7 +63,12 @@ def test_list_file_and_glob_sources(folder, tmp_path):
     assert len(rows(out)) == 2
     out2 = tmp_path / "b.jsonl"
     assert main(["batch", str(folder / "s*.jpg"), "--out", str(out2), "--workers", "1"]) == 0
-    assert {Path(r["file"]).name for r in rows(out2)} == {"squared_lines.jpg", "sticky_note.jpg", "single_digit.jpg", "small_digits.jpg"}
+    assert {Path(r["file"]).name for r in rows(out2)} == {
+        "squared_lines.jpg",
+        "sticky_note.jpg",
+        "single_digit.jpg",
+        "small_digits.jpg",
+    }
 
 
 def test_refuses_to_overwrite_an_input(folder, capsys):

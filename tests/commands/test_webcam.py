@@ -47,7 +47,12 @@ def test_stride_and_roi(tmp_path):
     video = tmp_path / "clip.mp4"
     make_video(video, [("blackboard.jpg", 9)])
     log = tmp_path / "f.jsonl"
-    assert main(["webcam", "--source", str(video), "--no-show", "--jsonl", str(log), "--stride", "3", "--roi", "0,0,10,10"]) == 0
+    assert (
+        main(
+            ["webcam", "--source", str(video), "--no-show", "--jsonl", str(log), "--stride", "3", "--roi", "0,0,10,10"]
+        )
+        == 0
+    )
     frames = [json.loads(l) for l in log.read_text().splitlines()]
     assert [f["frame"] for f in frames] == [0, 3, 6]
     assert all(f["text"] == "" for f in frames)  # an empty corner holds no digits
@@ -80,8 +85,16 @@ class FakeCamera:
 
 
 def live_args(tmp_path, **kw):
-    ns = dict(roi=None, stride=1, no_show=True, save=None, jsonl=str(tmp_path / "live.jsonl"), snapshot_dir=str(tmp_path),
-              max_frames=0, reconnect=0.5)
+    ns = dict(
+        roi=None,
+        stride=1,
+        no_show=True,
+        save=None,
+        jsonl=str(tmp_path / "live.jsonl"),
+        snapshot_dir=str(tmp_path),
+        max_frames=0,
+        reconnect=0.5,
+    )
     ns.update(kw)
     return argparse.Namespace(**ns)
 
@@ -122,16 +135,23 @@ def test_missing_video_and_bad_roi(tmp_path, capsys):
 def test_real_window_under_xvfb(tmp_path):
     ImageGrab = pytest.importorskip("PIL.ImageGrab")
     display = ":99"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     video = tmp_path / "clip.mp4"
     make_video(video, [("blackboard.jpg", 400)])
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     proc = None
     try:
         time.sleep(1.0)
-        proc = subprocess.Popen([sys.executable, "-m", "digitlens", "webcam", "--source", str(video)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "digitlens", "webcam", "--source", str(video)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         shot = None
         for _ in range(60):
             time.sleep(0.5)

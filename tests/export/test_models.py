@@ -7,7 +7,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from digitlens.export import models, train
-from digitlens.export.onnx_export import add_arguments as export_args, export
+from digitlens.export.onnx_export import add_arguments as export_args
+from digitlens.export.onnx_export import export
 
 
 @pytest.mark.parametrize("name", sorted(models.REGISTRY))
@@ -38,9 +39,30 @@ def parse_train(argv):
 @pytest.fixture(scope="module")
 def short_run(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("train")
-    args = parse_train(["--arch", "cnn2", "--data-dir", str(data_dir), "--limit", "6000",
-                        "--val-size", "1000", "--out", str(out), "--seed", "3", "--no-plot", "--lr", "0.05",
-                        "--epochs", "2", "--no-augment", "--schedule", "constant"])
+    args = parse_train(
+        [
+            "--arch",
+            "cnn2",
+            "--data-dir",
+            str(data_dir),
+            "--limit",
+            "6000",
+            "--val-size",
+            "1000",
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--no-plot",
+            "--lr",
+            "0.05",
+            "--epochs",
+            "2",
+            "--no-augment",
+            "--schedule",
+            "constant",
+        ]
+    )
     return args, train.train(args), out
 
 
@@ -91,8 +113,31 @@ def test_sweep_writes_table_and_plot(tmp_path, data_dir):
 
     from digitlens.cli import main
 
-    code = main(["sweep", "--arch", "lenet5", "--lr", "0.05", "0.2", "--momentum", "0.9", "--epochs", "1", "--limit", "12000", "--batch-size", "64",
-                 "--val-size", "500", "--no-augment", "--data-dir", str(data_dir), "--out", str(tmp_path)])
+    code = main(
+        [
+            "sweep",
+            "--arch",
+            "lenet5",
+            "--lr",
+            "0.05",
+            "0.2",
+            "--momentum",
+            "0.9",
+            "--epochs",
+            "1",
+            "--limit",
+            "12000",
+            "--batch-size",
+            "64",
+            "--val-size",
+            "500",
+            "--no-augment",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     with open(tmp_path / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
@@ -106,7 +151,9 @@ def test_lowres_augmentation_blurs_only_the_chosen_share():
 
     x = torch.zeros(64, 1, 28, 28)
     x[:, :, 4:24, 13:15] = 1.0  # a sharp 1
-    plain = AugmentConfig(rotate_deg=0, scale=(1, 1), shear=0, shift_px=0, p_thick=0, p_thin=0, p_blur=0, contrast=(1, 1), noise_std=0)
+    plain = AugmentConfig(
+        rotate_deg=0, scale=(1, 1), shear=0, shift_px=0, p_thick=0, p_thin=0, p_blur=0, contrast=(1, 1), noise_std=0
+    )
     sharp = augment(x, torch.Generator().manual_seed(0), plain)
     low = augment(x, torch.Generator().manual_seed(0), AugmentConfig(**{**plain.__dict__, "p_lowres": 1.0}))
     grey = lambda t: ((t > 0.05) & (t < 0.95)).flatten(1).sum(1)  # noqa: E731
@@ -118,8 +165,17 @@ def test_lowres_augmentation_blurs_only_the_chosen_share():
 
 def test_training_can_start_from_a_checkpoint(short_run, tmp_path, data_dir):
     args, metrics, out = short_run
-    args2 = argparse.Namespace(**{**vars(args), "out": str(tmp_path), "init": str(out / "cnn2.pt"), "epochs": 1,
-                                  "lr": 0.001, "no_augment": False, "lowres": 0.3})
+    args2 = argparse.Namespace(
+        **{
+            **vars(args),
+            "out": str(tmp_path),
+            "init": str(out / "cnn2.pt"),
+            "epochs": 1,
+            "lr": 0.001,
+            "no_augment": False,
+            "lowres": 0.3,
+        }
+    )
     tuned = train.train(args2)
     # one gentle epoch from trained weights stays trained; from scratch it would not reach this
     assert tuned["val_accuracy"] > metrics["val_accuracy"] - 0.03

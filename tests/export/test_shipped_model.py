@@ -1,9 +1,7 @@
 """The shipped model, measured the way users run it: onnxruntime on all 10k test digits."""
 
 import json
-from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 

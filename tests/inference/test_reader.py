@@ -3,7 +3,7 @@ import pytest
 
 import digitlens
 from digitlens.inference import ModelError, Reader, Recognizer
-from digitlens.inference.reader import compose_text, Digit
+from digitlens.inference.reader import Digit, compose_text
 from tests.conftest import paper_with_digits
 
 
@@ -61,7 +61,9 @@ def test_package_level_read_on_a_path(tmp_path, mnist_test):
     assert digitlens.read(str(p)).text == f"{mnist_test.labels[0]}{mnist_test.labels[1]}"
 
 
-@pytest.mark.parametrize("bad", [np.zeros((0, 0), np.uint8), np.zeros((5, 5, 7), np.uint8), np.array([[np.nan]], np.float32)])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((0, 0), np.uint8), np.zeros((5, 5, 7), np.uint8), np.array([[np.nan]], np.float32)]
+)
 def test_reader_rejects_bad_arrays(reader, bad):
     with pytest.raises(ValueError):
         reader.read(bad)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from digitlens.inference import Reader
-from digitlens.preprocess import Preprocessed, PreprocessConfig
+from digitlens.preprocess import PreprocessConfig, Preprocessed
 from digitlens.preprocess.pipeline import Split
 from tests.conftest import paper_with_digits
 
@@ -27,9 +27,15 @@ def crops_with_conf(*conf):
 
 
 def reading(whole_conf, proposals, config=PreprocessConfig()):
-    pre = Preprocessed(crops_with_conf(whole_conf), np.array([[0, 0, 60, 20]]), np.array([0]), (100, 100),
-                       splits=tuple(Split(0, crops_with_conf(*p), np.array([[i * 10, 0, 10, 20] for i in range(len(p))]))
-                                    for p in proposals))
+    pre = Preprocessed(
+        crops_with_conf(whole_conf),
+        np.array([[0, 0, 60, 20]]),
+        np.array([0]),
+        (100, 100),
+        splits=tuple(
+            Split(0, crops_with_conf(*p), np.array([[i * 10, 0, 10, 20] for i in range(len(p))])) for p in proposals
+        ),
+    )
     r = Reader.__new__(Reader)
     r.recognizer, r.config, r.conf = ScriptedRecognizer(), config, 0.3
     return r.read_preprocessed(pre), r.recognizer.batches
@@ -60,8 +66,13 @@ def test_unsure_pieces_never_replace_an_unsure_whole():
 
 def test_a_split_must_point_at_a_candidate():
     with pytest.raises(ValueError):
-        Preprocessed(crops_with_conf(0.5), np.array([[0, 0, 9, 9]]), np.array([0]), (10, 10),
-                     splits=(Split(3, crops_with_conf(0.5, 0.5), np.zeros((2, 4), np.int64)),))
+        Preprocessed(
+            crops_with_conf(0.5),
+            np.array([[0, 0, 9, 9]]),
+            np.array([0]),
+            (10, 10),
+            splits=(Split(3, crops_with_conf(0.5, 0.5), np.zeros((2, 4), np.int64)),),
+        )
     with pytest.raises(ValueError):
         Split(0, crops_with_conf(0.5), np.zeros((1, 4), np.int64))  # one piece is no split
 

@@ -11,8 +11,11 @@ from tests.conftest import paper_with_digits
 
 def test_blank_pages_give_no_digits():
     rng = np.random.default_rng(0)
-    for img in (np.full((480, 640), 235, np.uint8), np.full((480, 640), 20, np.uint8),
-                np.clip(rng.normal(200, 4, (480, 640)), 0, 255).astype(np.uint8)):
+    for img in (
+        np.full((480, 640), 235, np.uint8),
+        np.full((480, 640), 20, np.uint8),
+        np.clip(rng.normal(200, 4, (480, 640)), 0, 255).astype(np.uint8),
+    ):
         assert len(preprocess(img)) == 0
 
 
@@ -37,7 +40,9 @@ def test_crops_follow_mnist_conventions(mnist_test):
 
 
 def test_boxes_are_in_original_coordinates_after_downscaling(mnist_test):
-    img, boxes = paper_with_digits([mnist_test.images[i] for i in range(3)], height=300, size=(2400, 1000), origin=(200, 300))
+    img, boxes = paper_with_digits(
+        [mnist_test.images[i] for i in range(3)], height=300, size=(2400, 1000), origin=(200, 300)
+    )
     pre = preprocess(img, PreprocessConfig(max_side=800))
     assert pre.image_size == (1000, 2400)
     for got, want in zip(pre.boxes, boxes):
@@ -78,7 +83,12 @@ def test_one_digit_filling_the_frame(mnist_test):
 
 
 def test_reading_order_lines_then_left_to_right():
-    cands = [Candidate(200, 10, 20, 30), Candidate(10, 100, 20, 30), Candidate(10, 12, 20, 30), Candidate(100, 95, 20, 30)]
+    cands = [
+        Candidate(200, 10, 20, 30),
+        Candidate(10, 100, 20, 30),
+        Candidate(10, 12, 20, 30),
+        Candidate(100, 95, 20, 30),
+    ]
     ordered = reading_order(cands, PreprocessConfig())
     assert [(c.x, c.line) for c in ordered] == [(10, 0), (200, 0), (10, 1), (100, 1)]
 

@@ -39,8 +39,12 @@ def wait_for_lines(path, n, proc, timeout=60):
 def test_sigint_in_batch_closes_output_prints_summary_exits_130(tmp_path, workers):
     src = many(tmp_path)
     out = tmp_path / "res.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "digitlens", "batch", str(src), "--out", str(out), "--workers", workers],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digitlens", "batch", str(src), "--out", str(out), "--workers", workers],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert wait_for_lines(out, 3, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -52,7 +56,6 @@ def test_sigint_in_batch_closes_output_prints_summary_exits_130(tmp_path, worker
 
 def test_sigint_in_webcam_closes_outputs_and_exits_130(tmp_path):
     import cv2
-    import numpy as np
 
     video = tmp_path / "v.mp4"
     frame = cv2.resize(cv2.imread(str(SAMPLES / "blackboard.jpg")), (640, 480))
@@ -61,8 +64,24 @@ def test_sigint_in_webcam_closes_outputs_and_exits_130(tmp_path):
         w.write(frame)
     w.release()
     log, saved = tmp_path / "f.jsonl", tmp_path / "a.mp4"
-    proc = subprocess.Popen([sys.executable, "-m", "digitlens", "webcam", "--source", str(video), "--no-show",
-                             "--jsonl", str(log), "--save", str(saved)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "digitlens",
+            "webcam",
+            "--source",
+            str(video),
+            "--no-show",
+            "--jsonl",
+            str(log),
+            "--save",
+            str(saved),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert wait_for_lines(log, 5, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -93,7 +112,9 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert "afile" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["../../etc/passwd.jpg", "a/../../b.jpg", "..hidden.jpg", "line\nbreak.jpg", "/abs/x.jpg", "ünï cødé.jpg"])
+@pytest.mark.parametrize(
+    "name", ["../../etc/passwd.jpg", "a/../../b.jpg", "..hidden.jpg", "line\nbreak.jpg", "/abs/x.jpg", "ünï cødé.jpg"]
+)
 def test_output_names_cannot_escape(name, tmp_path):
     stem = safe_stem(name)
     target = (tmp_path / f"{stem}.annotated.png").resolve()
@@ -106,7 +127,19 @@ def test_annotated_images_stay_in_the_named_folder(tmp_path):
     src.mkdir(parents=True)
     shutil.copy(SAMPLES / "blackboard.jpg", src / "..x.jpg")
     ann = tmp_path / "ann"
-    main(["batch", str(tmp_path / "in"), "--recursive", "--out", str(tmp_path / "r.jsonl"), "--save-annotated", str(ann), "--workers", "1"])
+    main(
+        [
+            "batch",
+            str(tmp_path / "in"),
+            "--recursive",
+            "--out",
+            str(tmp_path / "r.jsonl"),
+            "--save-annotated",
+            str(ann),
+            "--workers",
+            "1",
+        ]
+    )
     written = [p for p in tmp_path.rglob("*.png")]
     assert written and all(p.resolve().parent == ann.resolve() for p in written)
 

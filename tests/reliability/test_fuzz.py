@@ -15,7 +15,9 @@ from digitlens.preprocess.load import ImageLoadError, decode_image
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")  # NaN or overflow inside is a bug
 
 EXAMPLES = int(os.environ.get("DIGITLENS_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 dtypes = st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.int16, np.int64, np.bool_, np.complex64])
 shapes = st.one_of(
@@ -47,7 +49,9 @@ def test_preprocess_any_array(arr):
 
 
 @FUZZ
-@given(st.integers(8, 200), st.integers(8, 200), st.integers(0, 2**32 - 1), st.sampled_from(["otsu", "adaptive", "fixed"]))
+@given(
+    st.integers(8, 200), st.integers(8, 200), st.integers(0, 2**32 - 1), st.sampled_from(["otsu", "adaptive", "fixed"])
+)
 def test_preprocess_random_strokes(h, w, seed, method):
     import cv2
 
@@ -90,8 +94,14 @@ def test_decode_corrupted_real_files(noise, ext):
 
 def test_reader_on_fuzz_found_cases(reader):
     # kept from fuzzing: single-pixel-wide and all-ink inputs
-    for arr in (np.zeros((120, 1), np.uint8), np.zeros((3, 120), np.uint8), np.full((50, 50), 255, np.uint8),
-                np.eye(64, dtype=np.uint8) * 255, np.zeros((64, 64, 1), np.float32),
-                np.full((30, 30), 3.4e38, np.float64), np.full((30, 30), 1.0, np.float32)):
+    for arr in (
+        np.zeros((120, 1), np.uint8),
+        np.zeros((3, 120), np.uint8),
+        np.full((50, 50), 255, np.uint8),
+        np.eye(64, dtype=np.uint8) * 255,
+        np.zeros((64, 64, 1), np.float32),
+        np.full((30, 30), 3.4e38, np.float64),
+        np.full((30, 30), 1.0, np.float32),
+    ):
         reading = reader.read(arr)
         assert all(0.0 <= d.confidence <= 1.0 for d in reading.digits + reading.rejected)

@@ -43,7 +43,12 @@ def digits_page(mnist_test, mode="L"):
         ("cmyk.jpg", lambda page: pil_bytes(page.convert("CMYK"), "JPEG")),
         ("page.tiff", lambda page: pil_bytes(page, "TIFF")),
         ("page.webp", lambda page: pil_bytes(page.convert("RGB"), "WEBP", quality=95)),
-        ("anim.gif", lambda page: pil_bytes(page.convert("P"), "GIF", save_all=True, append_images=[page.convert("P")], duration=100)),
+        (
+            "anim.gif",
+            lambda page: pil_bytes(
+                page.convert("P"), "GIF", save_all=True, append_images=[page.convert("P")], duration=100
+            ),
+        ),
         ("rgba.png", lambda page: pil_bytes(page.convert("RGBA"), "PNG")),
         ("page16.png", lambda page: cv2.imencode(".png", (np.asarray(page).astype(np.uint16) * 257))[1].tobytes()),
     ],
@@ -65,7 +70,9 @@ def test_every_format_reads_the_digits(tmp_path, mnist_test, reader, name, make)
 def test_transparent_background_is_paper(reader, mnist_test):
     from tests.conftest import paper_with_digits
 
-    ink, _ = paper_with_digits([mnist_test.images[i] for i in range(3)], paper=255, ink=0, size=(320, 200), height=60, origin=(20, 60))
+    ink, _ = paper_with_digits(
+        [mnist_test.images[i] for i in range(3)], paper=255, ink=0, size=(320, 200), height=60, origin=(20, 60)
+    )
     rgba = np.zeros((200, 320, 4), np.uint8)  # black, transparent everywhere but the ink
     rgba[:, :, 3] = 255 - ink
     assert reader.read(rgba).text == "".join(str(v) for v in mnist_test.labels[:3])
@@ -99,7 +106,15 @@ def test_degenerate_sizes(reader, shape):
 def printed_text_page():
     page = np.full((600, 800), 240, np.uint8)
     for row in range(12):
-        cv2.putText(page, "The quick brown fox jumps over the lazy dog", (20, 40 + 45 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.8, 30, 2)
+        cv2.putText(
+            page,
+            "The quick brown fox jumps over the lazy dog",
+            (20, 40 + 45 * row),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.8,
+            30,
+            2,
+        )
     return page
 
 
@@ -135,7 +150,9 @@ def test_printed_text_gives_only_doubtful_digits(reader, mnist_test):
     assert np.median([d.confidence for d in digits.digits]) > 0.9
 
 
-@pytest.mark.parametrize("make", [face_like, landscape, lambda: np.random.default_rng(1).integers(0, 256, (480, 640, 3), dtype=np.uint8)])
+@pytest.mark.parametrize(
+    "make", [face_like, landscape, lambda: np.random.default_rng(1).integers(0, 256, (480, 640, 3), dtype=np.uint8)]
+)
 def test_pictures_without_digits(reader, make):
     img = make()
     reading = reader.read(img)
@@ -162,7 +179,9 @@ def test_bomb_in_batch_is_an_error_row(tmp_path, capsys):
 
     chunk = b"IHDR" + struct.pack(">IIBBBBB", 30000, 30000, 8, 0, 0, 0, 0)
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)))
+    (tmp_path / "in" / "bomb.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    )
     out = tmp_path / "r.jsonl"
     assert main(["batch", str(tmp_path / "in"), "--out", str(out), "--workers", "1"]) == 1
     row = json.loads(out.read_text())
