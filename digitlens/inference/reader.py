@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from digitlens.inference.recognizer import Recognizer
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
+from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, sideways_evidence, turn
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
 
@@ -37,12 +38,14 @@ class Reading:
     rejected: list[Digit] = field(default_factory=list)
     image_size: tuple[int, int] = (0, 0)
     crops: np.ndarray | None = field(default=None, repr=False, compare=False)
+    rotation: int = 0  # degrees the image was turned clockwise to be read upright (boxes stay in the input's frame)
 
     def to_dict(self) -> dict:
         return {
             "text": self.text,
             "digits": [d.to_dict() for d in self.digits],
             "rejected": [d.to_dict() for d in self.rejected],
+            "rotation": self.rotation,
         }
 
 
@@ -62,21 +65,83 @@ class Reader:
         config: PreprocessConfig = PreprocessConfig(),
         conf: float = DEFAULT_CONF,
         threads: int | None = None,
+        rotate: str | int = "auto",
     ):
         if not 0.0 <= conf <= 1.0:
             raise ValueError(f"conf must be in 0..1, got {conf}")
+        if rotate != "auto" and rotate not in ROTATIONS:
+            raise ValueError(f"rotate must be 'auto' or one of {ROTATIONS}, got {rotate!r}")
         self.recognizer = Recognizer(model, threads=threads)
         self.config = config
         self.conf = conf
+        self.rotate = rotate
 
     def read(self, image: np.ndarray, keep_stages: bool = False, timings: dict | None = None) -> Reading:
-        pre = preprocess(image, self.config, keep_stages=keep_stages, timings=timings)
-        if timings is None:
-            return self.read_preprocessed(pre)
+        """Read one image: find which way up it is (unless `rotate` is fixed), then its digits."""
+        if self.rotate == "auto":
+            quarters, pre = self.orientation(image, timings)
+        else:
+            quarters, pre = int(self.rotate) // 90, None
+        if pre is None or keep_stages:
+            pre = preprocess(turn(image, quarters), self.config, keep_stages=keep_stages, timings=timings)
         start = time.perf_counter()
         reading = self.read_preprocessed(pre)
-        timings["inference"] = timings.get("inference", 0.0) + time.perf_counter() - start
-        return reading
+        if timings is not None:
+            timings["inference"] = timings.get("inference", 0.0) + time.perf_counter() - start
+        return self._to_source(reading, quarters, image.shape[:2])
+
+    def _digit_confidence(self, crops: np.ndarray) -> np.ndarray:
+        """The recogniser's surest digit class for each crop (a "not a digit" class counts against it)."""
+        _, _, probs = self.recognizer.classify(crops)
+        return probs[:, :10].max(axis=1) if len(probs) else np.zeros(0, np.float32)
+
+    def orientation(self, image: np.ndarray, timings: dict | None = None) -> tuple[int, Preprocessed | None]:
+        """Quarter turns (clockwise) that make the writing upright, and its preprocessing when at hand.
+
+        Each candidate turn is scored by the recogniser's mean digit confidence plus the
+        geometry cue of `preprocess.orientation` (digits taller than wide, neighbours side
+        by side), with a small prior for the image as given.  An upside-down candidate is
+        scored on the same crops turned by 180 degrees, so most photos cost one
+        preprocessing and one extra batch; a sideways one is preprocessed once more.
+        """
+        cfg = self.config
+        found: dict[int, Preprocessed] = {}
+        scores: dict[int, float] = {}
+        for base in (0, 1):
+            pre = preprocess(turn(image, base), cfg, timings=timings)
+            found[base] = pre
+            if len(pre) == 0:
+                scores[base] = scores[base + 2] = 0.0
+                continue
+            upright = -sideways_evidence(pre.boxes)
+            conf = self._digit_confidence(np.concatenate([pre.crops, pre.crops[:, ::-1, ::-1]]))
+            cue = cfg.orientation_geometry * float(np.clip(upright, -1.0, 1.0))
+            scores[base] = float(conf[: len(pre)].mean()) + cue
+            scores[base + 2] = float(conf[len(pre) :].mean()) + cue
+            if base == 0 and len(pre) >= 2 and upright >= cfg.upright_evidence:
+                break  # clearly upright geometry: the sideways turns are not worth a second pass
+        scores[0] += cfg.orientation_prior
+        best = max(scores, key=lambda q: scores[q])
+        return best, found.get(best)
+
+    def _to_source(self, reading: Reading, quarters: int, shape: tuple[int, int]) -> Reading:
+        """The reading with its boxes in the frame of the image as given (before it was turned)."""
+        if quarters % 4 == 0:
+            return reading
+
+        def back(digits: list[Digit]) -> list[Digit]:
+            if not digits:
+                return []
+            boxes = boxes_to_source(np.array([d.box for d in digits]), quarters, shape)
+            return [replace(d, box=tuple(int(v) for v in b)) for d, b in zip(digits, boxes, strict=True)]
+
+        return replace(
+            reading,
+            digits=back(reading.digits),
+            rejected=back(reading.rejected),
+            image_size=(int(shape[0]), int(shape[1])),
+            rotation=(quarters % 4) * 90,
+        )
 
     def read_preprocessed(self, pre: Preprocessed) -> Reading:
         """Classify every crop, and every proposed split's pieces, in one batch."""

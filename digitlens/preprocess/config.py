@@ -22,6 +22,12 @@ class PreprocessConfig:
     polarity_side: int = 192  # polarity is judged on a copy this short side (small digits keep their strokes)
     polarity_margin: float = 2.0  # the thin-phase cue decides when one side outweighs the other this many times
     invert: bool | None = None  # None: detect; True: dark ink on light paper (invert it); False: already light on dark
+    # --- orientation (Reader with rotate="auto") ----------------------------------------
+    orientation_geometry: float = (
+        0.3  # weight of the geometry cue (digits taller than wide, side by side) vs confidence
+    )
+    orientation_prior: float = 0.05  # bonus for the image as given: a photo is usually upright
+    upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
@@ -62,7 +68,8 @@ class PreprocessConfig:
     split_min_conf: float = (
         0.9  # ...and is itself at least this sure (a rule fused with a 1, or a word, is no row of digits)
     )
-    line_overlap: float = 0.4  # a box joins a text line when it overlaps it vertically by this fraction
+    line_tolerance: float = 0.5  # a digit continues a text line when it sits at most this many digit heights off it
+    block_gap: float = 2.5  # a gap wider than this many digit heights (and 3x the usual spacing) starts a new block
     max_pieces: int = 2000  # at most this many connected pieces are considered (bounded time on textures)
     max_digits: int = 200  # never hand more crops than this to the classifier per image
     # --- normalisation -----------------------------------------------------------------

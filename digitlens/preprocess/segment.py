@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
+from digitlens.preprocess.lines import group_lines
 
 
 @dataclass
@@ -151,30 +152,19 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
     return proposals
 
 
-def reading_order(cands: list[Candidate], config: PreprocessConfig) -> list[Candidate]:
-    """Group into text lines (top to bottom) and sort each line left to right.
+def reading_order(cands: list[Candidate], config: PreprocessConfig, ref_h: float | None = None) -> list[Candidate]:
+    """Text lines along the writing's skew, top to bottom, each left to right (see `lines`).
 
-    A candidate joins the first line whose median top and bottom it overlaps enough; the
-    medians keep one tall or low digit from dragging a line into the next.
+    Blocks side by side on one row get their own line numbers, so they are read apart.
     """
-    lines: list[list[Candidate]] = []
-    spans: list[tuple[float, float]] = []
-    for c in sorted(cands, key=lambda c: c.y + c.h / 2):
-        for k, line in enumerate(lines):
-            top, bottom = spans[k]
-            if _overlap(c.y, c.y2, top, bottom) >= config.line_overlap * min(c.h, bottom - top):
-                line.append(c)
-                spans[k] = (float(np.median([d.y for d in line])), float(np.median([d.y2 for d in line])))
-                break
-        else:
-            lines.append([c])
-            spans.append((float(c.y), float(c.y2)))
-    lines.sort(key=lambda line: float(np.median([d.y + d.h / 2 for d in line])))
+    if not cands:
+        return []
+    boxes = np.array([(c.x, c.y, c.w, c.h) for c in cands], np.float64)
+    order, number, _ = group_lines(boxes, ref_h, config.line_tolerance, config.block_gap)
     ordered = []
-    for n, line in enumerate(lines):
-        for c in sorted(line, key=lambda c: c.x):
-            c.line = n
-            ordered.append(c)
+    for i, n in zip(order, number, strict=True):
+        cands[i].line = int(n)
+        ordered.append(cands[i])
     return ordered
 
 
@@ -252,7 +242,7 @@ def find_digits(
         for c in keep
         if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h
     ]
-    keep = reading_order(keep, config)[: config.max_digits]
+    keep = reading_order(keep, config, ref_h)[: config.max_digits]
     ref_w = reference_width(keep) if keep else 0.0
     splits = [(i, pieces) for i, c in enumerate(keep) for pieces in split_wide(c, ref_w, ink, config)]
     return labels, keep, splits

@@ -84,13 +84,23 @@ def test_one_digit_filling_the_frame(mnist_test):
 
 def test_reading_order_lines_then_left_to_right():
     cands = [
-        Candidate(200, 10, 20, 30),
+        Candidate(80, 10, 20, 30),
         Candidate(10, 100, 20, 30),
         Candidate(10, 12, 20, 30),
-        Candidate(100, 95, 20, 30),
+        Candidate(70, 95, 20, 30),
     ]
     ordered = reading_order(cands, PreprocessConfig())
-    assert [(c.x, c.line) for c in ordered] == [(10, 0), (200, 0), (10, 1), (100, 1)]
+    assert [(c.x, c.line) for c in ordered] == [(10, 0), (80, 0), (10, 1), (70, 1)]
+
+
+def test_reading_order_puts_a_far_block_on_the_same_row_apart():
+    # two columns: a gap of 6 digit heights separates blocks, which are read as lines of their own
+    cands = [Candidate(x, y, 20, 30) for y in (10, 60) for x in (10, 35, 60, 240, 265)]
+    ordered = reading_order(cands, PreprocessConfig())
+    assert [(c.x, c.y, c.line) for c in ordered] == [
+        (10, 10, 0), (35, 10, 0), (60, 10, 0), (240, 10, 1), (265, 10, 1),
+        (10, 60, 2), (35, 60, 2), (60, 60, 2), (240, 60, 3), (265, 60, 3),
+    ]  # fmt: skip
 
 
 def test_to_mnist_keeps_a_one_thin_and_matches_stroke_width():
