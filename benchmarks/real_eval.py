@@ -132,13 +132,13 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [(str(data / name), "asis") for name in sorted(labels)]
         read = {name: text for name, _, text in pool.map(_read, jobs)}
         rows = [(name, labels[name], read[name]) for name in sorted(labels)]
+        if args.out:
+            Path(args.out).write_text(json.dumps(read, indent=1), encoding="utf-8")
         print("\n".join(table(rows, groups)))
         worst = sorted(((edits(t.replace(" ", ""), r.replace(" ", ""))[0], n, t, r) for n, t, r in rows), reverse=True)
         for d, n, t, r in worst[: args.worst]:
             if d:
                 print(f"worst: {n} {d} edits  truth {t[:60]!r}  read {r[:60]!r}")
-        if args.out:
-            Path(args.out).write_text(json.dumps(read, indent=1), encoding="utf-8")
         if args.invariance:
             exact = [n for n, t, r in rows if " ".join(t.split()) == " ".join(r.split())]
             jobs = [(str(data / n), v) for n in exact for v in VARIANTS]

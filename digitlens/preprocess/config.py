@@ -41,6 +41,10 @@ class PreprocessConfig:
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image width (height)
     rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
     rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
+    tilted_rules: bool = True  # also trace long thin lines at any angle (rules under perspective, slanted page edges)
+    rule_hough_side: int = 800  # ...on a copy at most this long side (bounded cost on big photos)
+    max_rules: int = 400  # ...looking at no more than this many segments
+    rule_family: int = 3  # ...and only at lines with this many parallel neighbours (a pen stroke stands alone)
     border_run: float = 0.5  # a region lying along the border for this fraction of its extent...
     border_min_side: float = 0.2  # ...and for this fraction of the image side is desk or page edge, not ink
     # --- morphology --------------------------------------------------------------------

@@ -90,7 +90,55 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         keep[0] = False
         if keep.any():
             rules |= (keep[labels] & (weak > 0)).astype(np.uint8) * 255
+    if config.tilted_rules:
+        rules |= tilted_rules(weak, config)
     return rules
+
+
+def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """Long thin straight lines at any angle (rules under perspective, a slanted page edge).
+
+    Segments are found by a probabilistic Hough transform on the low-contrast mask,
+    shrunk so that the cost stays bounded at any photo size; a segment is a rule when it
+    is longer than `rule_min_length` of the image's short side and its median thickness
+    (twice the distance to the background along it) is a rule's, not a pen stroke's
+    (a tall 1 filling the frame is long and straight too, but thick).
+    """
+    h, w = weak.shape
+    side = min(h, w)
+    scale = min(1.0, config.rule_hough_side / max(h, w))
+    small = weak if scale == 1.0 else cv2.resize(weak, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = (small > 64).astype(np.uint8) * 255
+    min_len = config.rule_min_length * side * scale
+    segments = cv2.HoughLinesP(small, 1, np.pi / 360, threshold=max(10, int(min_len / 2)), minLineLength=min_len, maxLineGap=max(2, int(0.01 * side * scale)))
+    out = np.zeros_like(weak)
+    if segments is None:
+        return out
+    dist = cv2.distanceTransform(weak, cv2.DIST_L2, 3)
+    thick_max = side * config.rule_max_thickness + 2
+    line = np.zeros_like(weak)
+    thin = []
+    for x0, y0, x1, y1 in segments.reshape(-1, 4)[: config.max_rules] / scale:
+        line[:] = 0
+        cv2.line(line, (round(x0), round(y0)), (round(x1), round(y1)), 255, 1)
+        along = dist[line > 0]
+        if along.size and 2.0 * float(np.median(along)) <= thick_max:
+            thin.append((x0, y0, x1, y1))
+    if not thin:
+        return out
+    seg = np.array(thin)
+    angle = np.arctan2(seg[:, 3] - seg[:, 1], seg[:, 2] - seg[:, 0]) % np.pi
+    normal = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
+    offset = normal[:, 0] * seg[:, 0] + normal[:, 1] * seg[:, 1]
+    for i in range(len(seg)):
+        # a rule is one of a family: several parallel lines (a pen stroke stands alone)
+        d = np.abs(angle - angle[i])
+        family = np.minimum(d, np.pi - d) <= np.radians(3.0)
+        lanes = np.unique(np.round(offset[family] / (2.0 * thick_max)))
+        if len(lanes) >= config.rule_family:
+            p0, p1 = (round(seg[i, 0]), round(seg[i, 1])), (round(seg[i, 2]), round(seg[i, 3]))
+            cv2.line(out, p0, p1, 255, max(1, int(np.ceil(thick_max))))
+    return cv2.bitwise_and(out, weak)
 
 
 def remove_rules(
