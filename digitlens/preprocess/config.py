@@ -22,6 +22,19 @@ class PreprocessConfig:
     polarity_side: int = 192  # polarity is judged on a copy this short side (small digits keep their strokes)
     polarity_margin: float = 2.0  # the thin-phase cue decides when one side outweighs the other this many times
     invert: bool | None = None  # None: detect; True: dark ink on light paper (invert it); False: already light on dark
+    # --- surface (the sheet, note or board; what lies beyond it is never ink) ---------------
+    find_surface: bool = True  # read only inside the surface when one is found
+    surface_min_side: int = 160  # images with a shorter side (tight crops) are all surface
+    surface_side: int = 256  # the surface is found on a copy this long side
+    surface_close: float = 0.04  # ...after a closing this fraction of its short side takes the writing away
+    surface_min_area: float = 0.08  # a surface covers at least this fraction of the frame...
+    surface_max_area: float = 0.93  # ...and at most this (beyond, the page fills the frame: no desk to cut)
+    surface_min_width: float = 0.3  # ...is at least this fraction of the frame's short side across
+    surface_solidity: float = 0.65  # ...fills this much of its convex hull (a sheet, not lit patches)
+    surface_contrast: float = 0.12  # ...and is this much brighter than its surroundings (0..1 grey)...
+    surface_edge_band: float = 0.02  # ...right across its edge, in bands this fraction of the short side (a step, not a slope)
+    surface_levels: int = 12  # brightness levels tried for the sheet's edge (the sharpest step wins)
+    surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
     # --- orientation (Reader with rotate="auto") ----------------------------------------
     orientation_geometry: float = (
         0.3  # weight of the geometry cue (digits taller than wide, side by side) vs confidence

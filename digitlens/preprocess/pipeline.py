@@ -19,6 +19,7 @@ from digitlens.preprocess.illumination import dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.segment import find_digits, member_mask
+from digitlens.preprocess.surface import find_surface
 from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_border_runs, remove_rules
 
 
@@ -57,6 +58,7 @@ class Preprocessed:
     stroke_width: float = 0.0
     stages: dict[str, np.ndarray] = field(default_factory=dict)
     splits: tuple[Split, ...] = ()
+    surface: np.ndarray | None = None  # float32 [K, 2] (x, y) outline of the sheet/board in input pixels, if found
 
     def __post_init__(self) -> None:
         n = self.crops.shape[0]
@@ -121,6 +123,10 @@ def preprocess(
     dark = dark_ink(grey, config)
     ink, background = ink_strength(grey, dark, config)
     clock.tick("illumination")
+    surface = find_surface(grey, dark, config) if config.find_surface else None
+    if surface is not None:
+        ink = np.where(surface.mask > 0, ink, np.float32(0.0))
+    clock.tick("surface")
     rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
     threshold = binarize(ink, grey, dark, config, exclude=rules)
     mask = remove_rules(threshold, ink, rules, config)
@@ -157,4 +163,7 @@ def preprocess(
             "5_rules_removed": cv2.bitwise_or(rules, border),
             "6_cleaned": cleaned,
         }
-    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages, splits)
+        if surface is not None:
+            stages["0_surface"] = surface.mask
+    outline = None if surface is None else (surface.polygon + 0.5) / s - 0.5
+    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages, splits, outline)

@@ -1,0 +1,118 @@
+"""The writing surface: the sheet, note or board the digits are on, and what lies beyond it.
+
+A sheet photographed on a desk shows its own edge, its shadow, wood grain, a keyboard or
+other sheets around it, and every one of those makes marks that a threshold calls ink.
+A person reads only inside the sheet, and so does digitlens:
+
+1. the writing is taken away by a closing wider than any stroke (on a small copy), which
+   leaves the surface's own brightness, polarity-normalised so the surface is the
+   brighter side for pen on paper and for chalk on a board alike;
+2. Otsu splits that into surface and surroundings; the surface is the largest bright
+   region, filled to its convex hull (digits, shadows falling across it and the
+   ruling stay inside);
+3. it is trusted only when it looks like a sheet lying on something: between
+   `surface_min_area` and `surface_max_area` of the frame, compact, and clearly
+   brighter than what surrounds it.  Otherwise (a scan, a close-up, a screen drawing,
+   a page filling the frame) the whole image is the surface;
+4. a margin is taken off its edge, where the sheet's border and its shadow lie.
+
+Pure functions on numpy arrays; all sizes relative to the image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from digitlens.preprocess.config import PreprocessConfig
+
+
+@dataclass(frozen=True)
+class Surface:
+    """mask: uint8 255 inside the surface (less the margin), at the size of the image given;
+    polygon: float32 [K, 2] (x, y) outline of the surface in that image's pixels;
+    area: fraction of the frame it covers."""
+
+    mask: np.ndarray
+    polygon: np.ndarray
+    area: float
+
+
+def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surface | None:
+    """The surface the writing is on, or None when the whole frame is the surface (or unclear)."""
+    h, w = grey.shape
+    if min(h, w) < config.surface_min_side:
+        return None  # a tight crop: no room for a desk around the writing
+    g = grey if dark else 1.0 - grey
+    s = min(1.0, config.surface_side / max(h, w))
+    sw, sh = max(8, round(w * s)), max(8, round(h * s))
+    small = cv2.resize(g.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    k = max(3, int(config.surface_close * min(sw, sh)) | 1)
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    paper = cv2.GaussianBlur(closed, (0, 0), max(1.0, k / 4))
+    frame = float(sw * sh)
+    b = max(2, int(config.surface_edge_band * min(sw, sh)))
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * b + 1, 2 * b + 1))
+    away = np.zeros((sh, sw), bool)
+    away[b:-b, b:-b] = True
+    best: tuple[float, np.ndarray, np.ndarray, float] | None = None
+    # every level between the surroundings and the sheet is tried: the sheet's edge is the
+    # level whose region has the sharpest step at its border
+    for level in np.unique(np.quantile(paper, np.linspace(0.05, 0.9, config.surface_levels))):
+        found = _candidate(paper, closed, level, frame, b, disc, away, config)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    if best is None:
+        return None
+    _, inside, hull, area = best
+    margin = max(1, int(config.surface_margin * min(sw, sh)))
+    core = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
+    mask = cv2.resize(core, (w, h), interpolation=cv2.INTER_NEAREST)
+    polygon = (hull.reshape(-1, 2).astype(np.float32) + 0.5) / s - 0.5
+    return Surface(mask, polygon, float(area))
+
+
+def _candidate(
+    paper: np.ndarray,
+    closed: np.ndarray,
+    level: float,
+    frame: float,
+    b: int,
+    disc: np.ndarray,
+    away: np.ndarray,
+    config: PreprocessConfig,
+) -> tuple[float, np.ndarray, np.ndarray, float] | None:
+    """(edge step, filled hull mask, hull, area fraction) of the largest region brighter than level, if sheet-like."""
+    bright = (paper > level).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, 4)
+    if n < 2:
+        return None
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[biggest, cv2.CC_STAT_AREA] < config.surface_min_area * frame:
+        return None
+    region = (labels == biggest).astype(np.uint8)
+    contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    hull_area = float(cv2.contourArea(hull))
+    area = hull_area / frame
+    if not config.surface_min_area <= area <= config.surface_max_area:
+        return None
+    if min(cv2.minAreaRect(hull)[1]) < config.surface_min_width * min(paper.shape):
+        return None  # a band along one side (a form's margin), not a sheet
+    if float(stats[biggest, cv2.CC_STAT_AREA]) < config.surface_solidity * hull_area:
+        return None  # ragged: lit patches of one surface, not a sheet
+    inside = np.zeros(paper.shape, np.uint8)
+    cv2.fillConvexPoly(inside, hull, 255)
+    outside = inside == 0
+    # a sheet's edge is a step: bright just inside, darker just outside (where the edge is
+    # not the frame's); a lamp's fall-off or vignetting is a slope, the same on both sides
+    band_in = (inside > 0) & (cv2.erode(inside, disc) == 0) & away
+    band_out = (cv2.dilate(inside, disc) > 0) & outside & away
+    if band_in.sum() < 4 * b or band_out.sum() < 4 * b:
+        return None  # no edge of the surface inside the frame
+    step = float(np.median(closed[band_in])) - float(np.median(closed[band_out]))
+    if step < config.surface_contrast:
+        return None  # a shadow or vignetting over one sheet, not a sheet on a darker desk
+    return step, inside, hull, area
