@@ -24,7 +24,7 @@ class PreprocessConfig:
     invert: bool | None = None  # None: detect; True: dark ink on light paper (invert it); False: already light on dark
     # --- surface (the sheet, note or board; what lies beyond it is never ink) ---------------
     find_surface: bool = True  # read only inside the surface when one is found
-    surface_min_side: int = 160  # images with a shorter side (tight crops) are all surface
+    surface_min_side: int = 300  # images with a shorter side (tight crops) are all surface
     surface_side: int = 256  # the surface is found on a copy this long side
     surface_close: float = 0.04  # ...after a closing this fraction of its short side takes the writing away
     surface_min_area: float = 0.08  # a surface covers at least this fraction of the frame...
@@ -51,7 +51,9 @@ class PreprocessConfig:
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
     rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
-    rule_min_length: float = 0.3  # a rule spans at least this fraction of the image width (height)
+    rule_min_length: float = 0.3  # a rule spans at least this fraction of the image's longer side...
+    rule_alone_length: float = 0.8  # ...and, unless it has parallel neighbours, this fraction of its own direction
+    rule_cross_length: float = 0.9  # parallel lines crossing this much of the image are rules at any length (form boxes)
     rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
     rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
     tilted_rules: bool = True  # also trace long thin lines at any angle (rules under perspective, slanted page edges)
@@ -74,6 +76,7 @@ class PreprocessConfig:
         0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)
     )
     min_relative_ink: float = 0.5  # a mark whose ink is below this fraction of the writing's is a shadow or smudge
+    edge_sliver: float = 0.2  # a mark touching the frame and thinner than this many digit heights is an edge
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height
     merge_overlap: float = 0.4  # ...when they overlap horizontally by this fraction of the narrower

@@ -216,6 +216,13 @@ def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config
     return [c for c, k in zip(cands, core) if k >= config.min_relative_ink * writing]
 
 
+def at_frame_edge(c: Candidate, shape: tuple[int, int], ref_h: float, config: PreprocessConfig) -> bool:
+    """A sliver along the frame's edge: the edge of a scan or a page, or a digit cut off by the frame."""
+    H, W = shape
+    sliver = config.edge_sliver * ref_h
+    return (c.x <= 0 or c.x2 >= W) and c.w < sliver or (c.y <= 0 or c.y2 >= H) and c.h < sliver
+
+
 def find_digits(
     mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()
 ) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]]]:
@@ -241,6 +248,7 @@ def find_digits(
         c
         for c in keep
         if max(config.min_height_px, config.min_height_frac * ref_h) <= c.h <= config.max_height_ratio * ref_h
+        and not at_frame_edge(c, mask.shape, ref_h, config)
     ]
     keep = reading_order(keep, config, ref_h)[: config.max_digits]
     ref_w = reference_width(keep) if keep else 0.0

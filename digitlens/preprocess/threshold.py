@@ -86,8 +86,29 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         n, labels, stats = label_components(runs)
         extent = stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(extent, 1) - 2
-        keep = (extent >= length * config.rule_min_length) & (thickness <= thick_max)
-        keep[0] = False
+        thin = thickness <= thick_max
+        thin[0] = False
+        # a rule is long against the longer side (a 1 in a strip of digits is tall against
+        # the strip, not against the strip's length)...
+        long = thin & (extent >= max(h, w) * config.rule_min_length)
+        # ...and a lone line must span most of the image (a margin, a page edge): shorter
+        # ones count only in a family of parallel lines (ruled or squared paper)
+        long &= (_lanes(stats, long, horizontal, thick_max) >= config.rule_family) | (extent >= length * config.rule_alone_length)
+        # lines crossing the whole image, several side by side, are rules or a form's boxes too
+        across_all = thin & (extent >= length * config.rule_cross_length)
+        across_all &= _lanes(stats, across_all, horizontal, thick_max) >= config.rule_family
+        keep = long | across_all
+        if not horizontal and rules.any():
+            # the walls of a form's boxes: upright runs from one horizontal rule to the next
+            top, left = stats[:, cv2.CC_STAT_TOP], stats[:, cv2.CC_STAT_LEFT]
+            bottom, right = top + extent, left + stats[:, cv2.CC_STAT_WIDTH]
+            reach = int(thick_max) + 2
+            ends = np.zeros(len(stats), bool)
+            for i in np.flatnonzero(thin & ~keep):
+                t, b, x0, x1 = int(top[i]), int(bottom[i]), int(left[i]), int(right[i])
+                ends[i] = bool(rules[max(0, t - reach) : t + reach, x0:x1].any() and rules[max(0, b - reach) : b + reach, x0:x1].any())
+            if _lanes(stats, ends, horizontal, thick_max) >= config.rule_family:
+                keep |= ends
         if keep.any():
             rules |= (keep[labels] & (weak > 0)).astype(np.uint8) * 255
     if config.tilted_rules:
@@ -139,6 +160,15 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
             p0, p1 = (round(seg[i, 0]), round(seg[i, 1])), (round(seg[i, 2]), round(seg[i, 3]))
             cv2.line(out, p0, p1, 255, max(1, int(np.ceil(thick_max))))
     return cv2.bitwise_and(out, weak)
+
+
+def _lanes(stats: np.ndarray, keep: np.ndarray, horizontal: bool, thick_max: float) -> int:
+    """How many distinct parallel lines the kept runs lie on."""
+    if horizontal:
+        centre = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] / 2
+    else:
+        centre = stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH] / 2
+    return int(np.unique(np.round(centre[keep] / (2.0 * thick_max))).size)
 
 
 def remove_rules(
