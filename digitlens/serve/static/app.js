@@ -255,6 +255,7 @@ async function startCamera() {
   }
   show(msg, "");
   video.srcObject = stream;
+  $("cam-wrap").hidden = false;
   await video.play();
   $("cam-start").disabled = true;
   $("cam-stop").disabled = false;
@@ -266,6 +267,7 @@ function stopCamera() {
   if (stream) for (const t of stream.getTracks()) t.stop();
   stream = null;
   video.srcObject = null;
+  $("cam-wrap").hidden = true;
   overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
   $("cam-start").disabled = false;
   $("cam-stop").disabled = true;
