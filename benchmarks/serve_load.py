@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.clients} clients, {args.seconds:g} s each run, {len(bodies)} samples (960x720 JPEG) round robin, "
         f"{args.workers} workers, backoff after 503: {args.backoff:g} s\n"
     )
+    base = baseline_ms([b for _, b in bodies])
+    print(f"In-process baseline, no server: decode + Reader.read on 1 thread, median {base:.0f} ms per sample\n")
     print(
         "| workers | queue | capacity | requests | 200 | wrong text | 503 | other | read/s | p50 ms | p99 ms "
         "| 503 p50 ms |"
@@ -170,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['busy']} | {other} | {r['rps']:.1f} | {r['p50']:.0f} | {r['p99']:.0f} | {r['busy_p50']:.1f} |",
             flush=True,
         )
+    print(f"\nLoad average after: {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -31,7 +31,7 @@ from digitlens.commands.common import annotate
 from digitlens.commands.photo import result_record
 from digitlens.inference import Reader
 from digitlens.preprocess.load import ImageLoadError, decode_image
-from digitlens.serve.config import Settings
+from digitlens.serve.config import Settings, host_name
 from digitlens.serve.pool import InferencePool, PoolFull
 from digitlens.serve.upload import BadUpload, check_length, parse_upload, read_body
 
@@ -135,6 +135,16 @@ def create_app(settings: Settings | None = None, make_reader: Callable[[], Reade
     )
     app.state.pool = pool
     app.state.settings = settings
+
+    if settings.allowed_hosts is not None:
+        allowed = {h.lower() for h in settings.allowed_hosts}
+
+        @app.middleware("http")
+        async def check_host(request: Request, call_next):
+            name = host_name(request.headers.get("host", ""))
+            if name not in allowed:
+                return error(400, "bad_host", f"this server answers only to {', '.join(sorted(allowed))}")
+            return await call_next(request)
 
     bearer = HTTPBearer(auto_error=False, description="the token given to `digitlens serve` (--token)")
 

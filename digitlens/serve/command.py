@@ -11,7 +11,15 @@ import os
 import sys
 
 from digitlens.commands.common import add_reader_arguments, build_reader
-from digitlens.serve.config import DEFAULT_HOST, DEFAULT_PORT, TOKEN_ENV, Settings, resolve_token
+from digitlens.serve.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    LOOPBACK_NAMES,
+    TOKEN_ENV,
+    Settings,
+    is_loopback,
+    resolve_token,
+)
 
 MISSING = 'digitlens serve: missing dependency ({name}); pip install "digitlens[serve]"'
 
@@ -61,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0..65535, got {args.port}")
     token = resolve_token(args.host, args.token or os.environ.get(TOKEN_ENV), args.no_auth)
+    # an open server on loopback answers only to loopback names (no DNS rebinding)
+    hosts = (*LOOPBACK_NAMES, args.host.strip("[]").lower()) if token is None and is_loopback(args.host) else None
     settings = Settings(
+        allowed_hosts=hosts,
         workers=args.workers,
         queue=args.queue,
         max_upload_bytes=max(1, int(args.max_upload_mb * 2**20)),

@@ -22,6 +22,9 @@ class Settings:
     timeout: float = 30.0  # seconds for one request: receiving the body, waiting and reading
     token: str | None = None  # when set, /v1/* needs `Authorization: Bearer <token>`
     retry_after: int = 1  # seconds suggested to a client turned away with 503
+    # when set, requests naming another Host are refused: an open loopback server must not be
+    # reachable through a DNS-rebinding web page (a name that resolves to 127.0.0.1)
+    allowed_hosts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -60,3 +63,14 @@ def resolve_token(host: str, token: str | None, no_auth: bool) -> str | None:
             "or --no-auth to serve anyone who can reach it"
         )
     return token
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without the port: 'a:8000' -> 'a', '[::1]:8000' -> '::1'."""
+    h = header.strip().lower()
+    if h.startswith("["):
+        return h[1 : h.find("]")] if "]" in h else h
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h

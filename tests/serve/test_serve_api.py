@@ -221,6 +221,15 @@ def test_token_required_when_set_and_compared_exactly():
     assert c.get("/healthz").status_code == 200 and c.get("/").status_code == 200  # no data behind these
 
 
+def test_an_open_loopback_server_answers_only_to_loopback_names():
+    c = TestClient(create_app(Settings(workers=1, queue=0, allowed_hosts=("127.0.0.1", "localhost", "::1"))))
+    data = sample("blackboard.jpg")
+    for host in ("127.0.0.1:8000", "localhost", "[::1]:8000"):
+        assert c.post("/v1/read", content=data, headers={"Host": host}).status_code == 200, host
+    # a page on evil.example whose name was rebound to 127.0.0.1
+    assert_error(c.post("/v1/read", content=data, headers={"Host": "evil.example:8000"}), 400, "bad_host")
+
+
 def test_who_needs_a_token():
     assert resolve_token("127.0.0.1", None, False) is None
     assert resolve_token("localhost", None, False) is None
