@@ -8,6 +8,7 @@ a .y4m video made here from a sample photo.  Screenshots go to $DIGITLENS_SCREEN
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -56,25 +57,34 @@ def shots(tmp_path_factory) -> Path:
     return d
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running(settings):
+    """A uvicorn server in a thread on a free loopback port; yields its base URL."""
     from digitlens.serve.app import create_app
-    from digitlens.serve.config import Settings
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(Settings(workers=2, queue=4)), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     end = time.monotonic() + 20
     while not srv.started:
         assert thread.is_alive() and time.monotonic() < end, "server did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server():
+    from digitlens.serve.config import Settings
+
+    with running(Settings(workers=2, queue=4)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +246,19 @@ def test_api_docs_render_offline(browser, server, shots):
     pg.screenshot(path=str(shots / "serve-docs.png"))
     ctx.close()
     assert not outside, f"/docs asked for something outside the server: {outside}"
+
+
+def test_a_server_with_a_token(browser, shots):
+    from digitlens.serve.config import Settings
+
+    with running(Settings(workers=1, queue=0, token="page-token-42")) as url:
+        ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+        pg = ctx.new_page()
+        pg.goto(url + "/")  # without the token: told what to do
+        pg.set_input_files("#file", str(SAMPLES / "blackboard.jpg"))
+        sync_api.expect(pg.locator("#photo-msg")).to_contain_text("needs a token", timeout=10_000)
+        pg.goto(url + "/?token=page-token-42")  # once with it: kept for the tab, gone from the address bar
+        assert "token" not in pg.url
+        pg.set_input_files("#file", str(SAMPLES / "blackboard.jpg"))
+        sync_api.expect(pg.locator("#photo-text")).to_have_text(EXPECTED["blackboard.jpg"]["text"], timeout=15_000)
+        ctx.close()
