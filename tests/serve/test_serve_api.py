@@ -159,13 +159,15 @@ class GatedReader(Reader):
     """A reader that waits for the test to let it go: keeps a worker busy on demand."""
 
     gate = threading.Event()
+    started = threading.Event()
 
     def read(self, image, **kwargs):
+        self.started.set()
         assert self.gate.wait(10)
         return super().read(image, **kwargs)
 
 
-def wait_until(cond, seconds: float = 10.0) -> None:
+def wait_until(cond, seconds: float = 30.0) -> None:
     end = time.monotonic() + seconds
     while not cond():
         assert time.monotonic() < end, "condition not reached"
@@ -196,14 +198,20 @@ def test_full_pool_answers_503_with_retry_after_then_recovers():
 
 def test_request_timeout_is_503_and_the_slot_comes_back():
     GatedReader.gate.clear()
+    GatedReader.started.clear()
     app = create_app(Settings(workers=1, queue=0, timeout=0.3), make_reader=lambda: GatedReader(threads=1))
+    pool = app.state.pool
     c = TestClient(app)
     r = c.post("/v1/read", content=sample("blackboard.jpg"))
     assert_error(r, 503, "timeout")
     assert "retry-after" in r.headers
-    assert app.state.pool.in_flight == 1  # the reading still runs: its worker is not free yet
+    # a job that had started keeps its worker until it ends; one still waiting was cancelled
+    wait_until(lambda: GatedReader.started.is_set() or pool.in_flight == 0)
+    if GatedReader.started.is_set():
+        assert pool.in_flight == 1
+        assert_error(c.post("/v1/read", content=sample("blackboard.jpg")), 503, "busy")
     GatedReader.gate.set()
-    wait_until(lambda: app.state.pool.in_flight == 0)
+    wait_until(lambda: pool.in_flight == 0)
     assert c.post("/v1/read", content=sample("blackboard.jpg")).status_code == 200
 
 
@@ -315,3 +323,21 @@ def test_the_command_serves_on_loopback(tmp_path):
         proc.terminate()
         _, err = proc.communicate(timeout=20)
     assert f"http://127.0.0.1:{port}/" in err and "Traceback" not in err
+
+
+def test_other_commands_never_import_the_web_stack_and_serve_never_imports_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, json\n"
+        "from digitlens.cli import build_parser\n"
+        "build_parser()\n"
+        "import digitlens.commands.photo, digitlens.commands.batch, digitlens.serve.command\n"
+        "web = sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn'))\n"
+        "import digitlens.serve.app\n"
+        "torch = sorted(m for m in sys.modules if m.split('.')[0] == 'torch')\n"
+        "print(json.dumps([web, torch]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], []]

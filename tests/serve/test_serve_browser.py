@@ -155,6 +155,24 @@ def test_upload_a_sample_shows_its_digits_and_boxes(page, shots):
     page.screenshot(path=str(shots / "serve-photo.png"), full_page=True)
 
 
+@pytest.mark.parametrize("how", ["drop", "paste"])
+def test_a_dropped_or_pasted_photo_is_read(page, how):
+    import base64
+
+    data = base64.b64encode((SAMPLES / "sticky_note.jpg").read_bytes()).decode()
+    page.evaluate(
+        """([how, b64]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], "note.jpg", { type: "image/jpeg" }));
+        if (how === "drop") document.getElementById("drop").dispatchEvent(new DragEvent("drop", { dataTransfer: dt }));
+        else document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt }));
+        }""",
+        [how, data],
+    )
+    sync_api.expect(page.locator("#photo-text")).to_have_text(EXPECTED["sticky_note.jpg"]["text"], timeout=15_000)
+
+
 def test_a_refused_file_gets_a_clear_message(page, shots, tmp_path):
     fake = tmp_path / "holiday.jpg"
     fake.write_bytes(b"just some text named like a photo, not an image")
