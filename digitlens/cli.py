@@ -21,6 +21,7 @@ COMMANDS = {
     "quantize": ("digitlens.export.quantize", "make an int8 copy of an ONNX model and measure it"),
     "sweep": ("digitlens.export.sweep", "train a grid of learning rates and momenta"),
     "synth": ("digitlens.synth", "generate synthetic photos of MNIST digits with ground truth"),
+    "serve": ("digitlens.serve.command", "an HTTP API and a web page for reading digits (needs the [serve] extra)"),
 }
 
 
