@@ -71,6 +71,6 @@ class Tally:
 
     def summary(self) -> str:
         return (
-            f"{self.images} images, {self.true_digits} digits: recall {self.recall:.4f}, precision {self.precision:.4f}, "
-            f"CER {self.cer:.4f}, exact {self.exact_rate:.4f}"
+            f"{self.images} images, {self.true_digits} digits: recall {self.recall:.4f}, "
+            f"precision {self.precision:.4f}, CER {self.cer:.4f}, exact {self.exact_rate:.4f}"
         )

@@ -121,8 +121,8 @@ def make_scene(
             y = y0_line + rng.normal(0, h_line * 0.04)
             k = int(rng.integers(len(images)))
             d = _tight(images[k])
-            hh = max(6, int(round(h)))
-            ww = max(2, int(round(d.shape[1] * hh / d.shape[0])))
+            hh = max(6, round(h))
+            ww = max(2, round(d.shape[1] * hh / d.shape[0]))
             if x + ww > inner[2] - inner[0] - 0.02 * W:
                 break
             alpha = cv2.resize(d.astype(np.float32) / 255.0, (ww, hh), interpolation=cv2.INTER_CUBIC)
@@ -169,7 +169,7 @@ def make_scene(
     centred = src - [W / 2, H / 2]
     dst = np.float32(centred @ np.array([[c, s], [-s, c]]) + [W / 2, H / 2] + jitter)
     M = cv2.getPerspectiveTransform(src, dst)
-    border = tuple(float(v) for v in (canvas[0, 0] if kind != "sticky" else canvas[0, 0]))
+    border = tuple(float(v) for v in canvas[0, 0])
     canvas = cv2.warpPerspective(canvas, M, (W, H), borderMode=cv2.BORDER_REPLICATE)
     ids = cv2.warpPerspective(ids.astype(np.float32), M, (W, H), flags=cv2.INTER_NEAREST, borderValue=0).astype(
         np.int32
@@ -179,7 +179,7 @@ def make_scene(
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
     canvas += rng.normal(0, rng.uniform(1, 6), canvas.shape).astype(np.float32)
     img = np.clip(canvas, 0, 255).astype(np.uint8)
-    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
+    _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
     img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
     del border
 

@@ -89,7 +89,7 @@ class ResultWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(path, "a" if resume else "w", encoding="utf-8", newline="")
         if self.csv and self.f.tell() == 0:
-            self._write_csv_row(dict(zip(CSV_FIELDS, CSV_FIELDS)))
+            self._write_csv_row(dict(zip(CSV_FIELDS, CSV_FIELDS, strict=True)))
 
     def _read_done(self) -> set[str]:
         """Inputs already recorded; a torn last line (killed mid-write) is cut off first."""

@@ -52,7 +52,7 @@ def _label(img: np.ndarray, text: str, colour=(0, 255, 255)) -> np.ndarray:
 
 def gallery(images: np.ndarray, captions: list[str], cols: int = 20) -> np.ndarray:
     """Labelled tiles in a grid (uint8 BGR)."""
-    tiles = [_label(im, cap) for im, cap in zip(images, captions)]
+    tiles = [_label(im, cap) for im, cap in zip(images, captions, strict=True)]
     if not tiles:
         return np.zeros((72, 60, 3), np.uint8)
     blank = np.zeros_like(tiles[0])
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         n = min(args.preview, len(train.images))
         cv2.imwrite(str(out / "preview.png"), gallery(train.images[:n], [str(v) for v in train.labels[:n]]))
     print(
-        f"{recognizer.path.name}: MNIST test accuracy {result['accuracy'] * 100:.2f}% ({len(wrong)} errors of {len(test.labels)}); wrote {out}/"
+        f"{recognizer.path.name}: MNIST test accuracy {result['accuracy'] * 100:.2f}% "
+        f"({len(wrong)} errors of {len(test.labels)}); wrote {out}/"
     )
     return 0

@@ -173,7 +173,8 @@ def train(args: argparse.Namespace) -> dict:
     if not args.no_plot:
         plot_history(history, out / f"{args.arch}.curves.png", title=f"{args.arch}: test {test_acc:.4f}")
     print(
-        f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, {train_seconds:.0f}s -> {ckpt}"
+        f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, "
+        f"{train_seconds:.0f}s -> {ckpt}"
     )
     return metrics
 

@@ -24,13 +24,13 @@ def match_stroke(digit: np.ndarray, target: float, tolerance: float) -> np.ndarr
         return digit
     scaled = sw * scale
     if scaled > target * tolerance:
-        k = int(round((sw - target / scale) / 2))
+        k = round((sw - target / scale) / 2)
         if k >= 1:
             thinner = cv2.erode(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
             if thinner.sum() > 0.25 * digit.sum():
                 return thinner
     elif scaled < target / tolerance:
-        k = int(round((target / scale - sw) / 2))
+        k = round((target / scale - sw) / 2)
         if k >= 1:
             return cv2.dilate(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
     return digit
@@ -40,7 +40,7 @@ def fit_box(digit: np.ndarray) -> np.ndarray:
     """float32 digit (tight crop) -> float32 fitted into BOX_SIZE keeping aspect ratio."""
     h, w = digit.shape
     scale = C.BOX_SIZE / max(h, w)
-    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.resize(digit, (nw, nh), interpolation=interp)
 

@@ -36,7 +36,7 @@ def binarize(
         return cv2.threshold(g8, config.fixed_level, 255, op)[1]
     ink8 = (ink * 255).astype(np.uint8)
     # ink must stand clear of the noise as well as of the paper
-    floor = int(round(min(0.95, max(config.min_contrast, config.noise_factor * noise_sigma(grey))) * 255))
+    floor = round(min(0.95, max(config.min_contrast, config.noise_factor * noise_sigma(grey))) * 255)
     if config.threshold == "adaptive":
         block = max(3, int(min(ink.shape) * config.adaptive_block) | 1)
         local = cv2.adaptiveThreshold(ink8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -floor / 2)
@@ -83,7 +83,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
         if not runs.any():
             continue
-        n, labels, stats = label_components(runs)
+        _n, labels, stats = label_components(runs)
         extent = stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(extent, 1) - 2
         keep = (extent >= length * config.rule_min_length) & (thickness <= thick_max)
@@ -156,7 +156,7 @@ def clean(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tu
     if sw >= config.open_above_stroke:
         k = max(2, int(sw / 3))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    c = int(round(sw * config.close_stroke_frac))
+    c = round(sw * config.close_stroke_frac)
     if c >= 2:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (c, c)))
     return mask, sw
