@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -15,7 +16,7 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def _centre_inside(box, other) -> bool:
+def _centre_inside(box: Sequence[float], other: Sequence[float]) -> bool:
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
     return other[0] <= cx <= other[0] + other[2] and other[1] <= cy <= other[1] + other[3]
 

@@ -43,7 +43,7 @@ def score(recognizer: Recognizer, images: np.ndarray, labels: np.ndarray, batch:
     return {"accuracy": float((preds == labels).mean()), "predictions": preds, "confusion": confusion, "wrong": wrong}
 
 
-def _label(img: np.ndarray, text: str, colour=(0, 255, 255)) -> np.ndarray:
+def _label(img: np.ndarray, text: str, colour: tuple[int, int, int] = (0, 255, 255)) -> np.ndarray:
     tile = cv2.cvtColor(cv2.resize(img, (56, 56), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
     tile = cv2.copyMakeBorder(tile, 14, 2, 2, 2, cv2.BORDER_CONSTANT, value=(40, 40, 40))
     cv2.putText(tile, text, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)

@@ -7,6 +7,7 @@ possible, so the same defaults serve a 640x480 webcam frame and a 4000x3000 phon
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 THRESHOLD_METHODS = ("otsu", "adaptive", "fixed")
 
@@ -83,5 +84,5 @@ class PreprocessConfig:
             if isinstance(v, float) and not v >= 0:
                 raise ValueError(f"{f.name} must be a non-negative number, got {v}")
 
-    def with_(self, **changes) -> PreprocessConfig:
+    def with_(self, **changes: Any) -> PreprocessConfig:
         return replace(self, **changes)

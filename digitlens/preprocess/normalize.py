@@ -54,7 +54,7 @@ def centre_by_mass(small: np.ndarray) -> np.ndarray:
         cx, cy = (w - 1) / 2, (h - 1) / 2
     else:
         cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-    shift = np.float32([[1, 0, (size - 1) / 2 - cx], [0, 1, (size - 1) / 2 - cy]])
+    shift = np.array([[1, 0, (size - 1) / 2 - cx], [0, 1, (size - 1) / 2 - cy]], np.float32)
     return cv2.warpAffine(small, shift, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
 
 
@@ -65,7 +65,7 @@ def deskew(crop: np.ndarray) -> np.ndarray:
         return crop
     skew = m["mu11"] / m["mu02"]
     size = C.IMAGE_SIZE
-    M = np.float32([[1, skew, -0.5 * size * skew], [0, 1, 0]])
+    M = np.array([[1, skew, -0.5 * size * skew], [0, 1, 0]], np.float32)
     return cv2.warpAffine(crop, M, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderValue=0.0)
 
 
@@ -77,7 +77,7 @@ def to_mnist(
     ys, xs = np.nonzero(img > 0)
     if ys.size == 0:
         return np.zeros((C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
-    tight = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    tight: np.ndarray = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     pad = max(2, max(tight.shape) // 8)
     tight = cv2.copyMakeBorder(tight, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     tight = match_stroke(tight, stroke_target, tolerance)

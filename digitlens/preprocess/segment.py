@@ -75,7 +75,7 @@ def member_mask(labels: np.ndarray, c: Candidate) -> np.ndarray:
     return own
 
 
-def _overlap(a0, a1, b0, b1) -> int:
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0, min(a1, b1) - max(a0, b0))
 
 

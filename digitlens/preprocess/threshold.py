@@ -74,7 +74,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
     """
     h, w = ink.shape
     weak = cv2.threshold((ink * 255).astype(np.uint8), int(config.rule_contrast * 255), 255, cv2.THRESH_BINARY)[1]
-    rules = np.zeros_like(weak)
+    rules: np.ndarray = np.zeros_like(weak)
     for horizontal in (True, False):
         length, across = (w, h) if horizontal else (h, w)
         seg = max(15, int(length * config.rule_min_length / 4))
