@@ -120,9 +120,11 @@ def main(argv=None) -> int:
             Path(args.dump).mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(Path(args.dump) / f"{stem}.jpg"), sc.image)
             labels, confs, _ = reader.recognizer.classify(pre.crops)
-            write_debug(args.dump, stem, pre.stages, pre.crops, [f"{a} {c:.2f}" for a, c in zip(labels, confs)])
+            write_debug(
+                args.dump, stem, pre.stages, pre.crops, [f"{a} {c:.2f}" for a, c in zip(labels, confs, strict=True)]
+            )
     print(f"\n{'subset':12s} {'images':>6s} {'digits':>6s} {'recall':>7s} {'prec':>7s} {'CER':>6s} {'exact':>6s}")
-    for name, t in [("all", total)] + sorted(by.items()):
+    for name, t in [("all", total), *sorted(by.items())]:
         print(
             f"{name:12s} {t.images:6d} {t.true_digits:6d} {100 * t.recall:6.2f}% {100 * t.precision:6.2f}% "
             f"{100 * t.cer:5.2f}% {100 * t.exact_rate:5.1f}%"

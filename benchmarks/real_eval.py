@@ -36,7 +36,9 @@ def edits(ref: str, hyp: str) -> tuple[int, int]:
         cur = [(i, 0)]
         for j, h in enumerate(hyp, 1):
             sub = (prev[j - 1][0] + (r != h), prev[j - 1][1] + (r == h))
-            cur.append(min(sub, (prev[j][0] + 1, prev[j][1]), (cur[j - 1][0] + 1, cur[j - 1][1]), key=lambda t: (t[0], -t[1])))
+            cur.append(
+                min(sub, (prev[j][0] + 1, prev[j][1]), (cur[j - 1][0] + 1, cur[j - 1][1]), key=lambda t: (t[0], -t[1]))
+            )
         prev = cur
     return prev[-1]
 
@@ -88,15 +90,21 @@ def table(rows: list[tuple[str, str, str]], groups: dict[str, list[str]]) -> lis
             t[4] += d
             t[5] += m
     out = [f"{'group':18s} {'images':>6s} {'digits':>6s} {'CER':>7s} {'exact':>7s} {'prec':>7s} {'recall':>7s}"]
-    for g in ["ALL"] + sorted(k for k in acc if k != "ALL"):
+    for g in ["ALL", *sorted(k for k in acc if k != "ALL")]:
         n, ex, tr, pr, d, m = acc[g]
-        out.append(f"{g:18s} {n:6d} {tr:6d} {d / max(tr, 1):7.3f} {ex / n:7.3f} {m / max(pr, 1):7.3f} {m / max(tr, 1):7.3f}")
+        out.append(
+            f"{g:18s} {n:6d} {tr:6d} {d / max(tr, 1):7.3f} {ex / n:7.3f} {m / max(pr, 1):7.3f} {m / max(tr, 1):7.3f}"
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "real-dev"), help="labelled folder (default: %(default)s)")
+    p.add_argument(
+        "--data",
+        default=str(ROOT.parent / "shared" / "data" / "real-dev"),
+        help="labelled folder (default: %(default)s)",
+    )
     p.add_argument("--workers", type=int, default=2, help="processes (default: %(default)s)")
     p.add_argument("--invariance", action="store_true", help="also read turned and rescaled copies")
     p.add_argument("--rotate", default="auto", help="auto or 0/90/180/270 (default: %(default)s)")
@@ -122,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, object] = {}
     for kv in args.set:
         k, _, v = kv.partition("=")
-        overrides[k] = type(getattr(__import__("digitlens.preprocess", fromlist=["PreprocessConfig"]).PreprocessConfig(), k))(
-            float(v) if v.replace(".", "", 1).replace("-", "", 1).isdigit() else v == "True"
-        )
+        overrides[k] = type(
+            getattr(__import__("digitlens.preprocess", fromlist=["PreprocessConfig"]).PreprocessConfig(), k)
+        )(float(v) if v.replace(".", "", 1).replace("-", "", 1).isdigit() else v == "True")
     rotate: str | int = args.rotate if args.rotate == "auto" else int(args.rotate)
     options = {"set": overrides, "rotate": rotate}
 

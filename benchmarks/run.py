@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -109,7 +110,6 @@ def _matmul_gflops(threads: int, n: int) -> float:
     except ImportError:
         pass
     try:
-        import onnx
         import onnxruntime as ort
         from onnx import TensorProto, helper
 
@@ -140,7 +140,7 @@ def classifier_throughput(crops: np.ndarray, macs: int) -> str:
         cv2.setNumThreads(threads)
         for batch in (1, 32, 512):
             x = crops[:batch]
-            ort_s = batch / timed(lambda: rec.logits(x))
+            ort_s = batch / timed(partial(rec.logits, x))
             row = [threads, batch, f"{ort_s:,.0f}"]
             if net is not None:
                 import torch
@@ -148,14 +148,14 @@ def classifier_throughput(crops: np.ndarray, macs: int) -> str:
                 torch.set_num_threads(threads)
                 xt = torch.from_numpy(x[:, None].copy())
                 with torch.no_grad():
-                    pt_s = batch / timed(lambda: net(xt))
+                    pt_s = batch / timed(partial(net, xt))
                 row += [f"{pt_s:,.0f}", f"{ort_s / pt_s:.2f}x"]
             else:
                 row += ["-", "-"]
             if dnn is not None:
                 blob = x[:, None].copy()
 
-                def run_dnn():
+                def run_dnn(dnn=dnn, blob=blob):
                     dnn.setInput(blob)
                     return dnn.forward()
 
@@ -184,7 +184,8 @@ def classifier_throughput(crops: np.ndarray, macs: int) -> str:
         ],
         rows,
         f"Model: {macs:,} multiply-adds per crop. Share = 2 x MACs x crops/s / the GFLOP/s of the best large "
-        "float32 matrix multiply (torch.mm or onnxruntime's MatMul, 512 to 2048 square) on the same threads, measured in the same run.",
+        "float32 matrix multiply (torch.mm or onnxruntime's MatMul, 512 to 2048 square) on the same threads, "
+        "measured in the same run.",
     )
 
 
@@ -199,11 +200,11 @@ def frame_with_12_digits(test, seed=5) -> np.ndarray:
 
 def frame_latency(test, frames: int) -> str:
     img = frame_with_12_digits(test)
-    ok, enc = cv2.imencode(".jpg", img)
+    _, enc = cv2.imencode(".jpg", img)
     reader = Reader(threads=1)
     cv2.setNumThreads(1)
     stages = ["decode", "convert", "illumination", "threshold", "segmentation", "normalisation", "inference"]
-    per = {k: [] for k in stages + ["total"]}
+    per = {k: [] for k in [*stages, "total"]}
     n_digits = 0
     for _ in range(frames):
         t = {}
@@ -241,7 +242,8 @@ def folder_throughput(test, n: int, workdir: Path) -> str:
         "if __name__ == '__main__':\n"
         "    cv2.setNumThreads(1)\n"
         "    files = sorted(glob.glob(sys.argv[1] + '/*.jpg'))\n"
-        "    with mp.get_context('spawn').Pool(int(sys.argv[2]), initializer=cv2.setNumThreads, initargs=(1,)) as p: list(p.imap_unordered(f, files, chunksize=4))\n"
+        "    with mp.get_context('spawn').Pool(int(sys.argv[2]), initializer=cv2.setNumThreads, initargs=(1,)) as p:\n"
+        "        list(p.imap_unordered(f, files, chunksize=4))\n"
     )
     script = workdir / "decode_only.py"
     script.write_text(decode_script)
@@ -297,7 +299,7 @@ def startup(reps: int = 5) -> str:
 def large_photo(test) -> str:
     rng = np.random.default_rng(9)
     sc = make_scene(rng, test.images, test.labels, "ruled", "lines", (4000, 3000))
-    ok, enc = cv2.imencode(".jpg", sc.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    _, enc = cv2.imencode(".jpg", sc.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     reader = Reader()
     t = {}
 
@@ -325,7 +327,7 @@ def models_table(test, train, workdir: Path) -> str:
 
     x = test.images[:512].astype(np.float32) / 255
     entries = []
-    for card_path in sorted(ZOO.glob("*.json")) + [default_model_path().with_suffix(".json")]:
+    for card_path in [*sorted(ZOO.glob("*.json")), default_model_path().with_suffix(".json")]:
         card = json.loads(card_path.read_text())
         onnx_path = card_path.with_name(card["file"])
         shipped = card_path.parent != ZOO
@@ -337,8 +339,8 @@ def models_table(test, train, workdir: Path) -> str:
     for name, path, card in entries:
         rec = Recognizer(path, threads=1)
         acc = card["test_accuracy_onnxruntime"] if card else score(rec, test.images, test.labels)["accuracy"]
-        speed32 = 32 / timed(lambda: rec.logits(x[:32]))
-        speed512 = 512 / timed(lambda: rec.logits(x))
+        speed32 = 32 / timed(partial(rec.logits, x[:32]))
+        speed512 = 512 / timed(partial(rec.logits, x))
         rows.append(
             [
                 name,
@@ -385,7 +387,7 @@ def generated_accuracy(test, n: int = 300, seed: int = 2024) -> str:
             f"{100 * t.cer:.1f}%",
             f"{100 * t.exact_rate:.1f}%",
         ]
-        for k, t in [("all", total)] + sorted(by.items())
+        for k, t in [("all", total), *sorted(by.items())]
     ]
     return table(
         f"7. Reading generated photos ({n} images, seed {seed}, 640x480, shipped model, default settings)",

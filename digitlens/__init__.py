@@ -10,12 +10,20 @@ builds one Reader (one onnxruntime session) and reuses it.
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from digitlens.inference.reader import Reader, Reading
+
 __version__ = "0.1.0"
 
-_default_reader = None
+_default_reader: Reader | None = None
 
 
-def read(image, **reader_options):
+def read(image: str | os.PathLike[str] | np.ndarray, **reader_options: Any) -> Reading:
     """Read the digits of an image (a path or a numpy array) with the shipped model."""
     global _default_reader
     from digitlens.inference.reader import Reader
@@ -27,12 +35,12 @@ def read(image, **reader_options):
         if _default_reader is None:
             _default_reader = Reader()
         reader = _default_reader
-    if not hasattr(image, "shape"):
+    if isinstance(image, (str, os.PathLike)):
         image = load_image(image)
     return reader.read(image)
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in ("Reader", "Reading", "Digit", "Recognizer"):
         from digitlens import inference
 

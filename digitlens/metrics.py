@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -15,7 +16,7 @@ def edit_distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def _centre_inside(box, other) -> bool:
+def _centre_inside(box: Sequence[float], other: Sequence[float]) -> bool:
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
     return other[0] <= cx <= other[0] + other[2] and other[1] <= cy <= other[1] + other[3]
 
@@ -71,6 +72,6 @@ class Tally:
 
     def summary(self) -> str:
         return (
-            f"{self.images} images, {self.true_digits} digits: recall {self.recall:.4f}, precision {self.precision:.4f}, "
-            f"CER {self.cer:.4f}, exact {self.exact_rate:.4f}"
+            f"{self.images} images, {self.true_digits} digits: recall {self.recall:.4f}, "
+            f"precision {self.precision:.4f}, CER {self.cer:.4f}, exact {self.exact_rate:.4f}"
         )

@@ -39,7 +39,7 @@ def _tight(digit: np.ndarray) -> np.ndarray:
     return digit[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
 
-def _layout(rng, layout: str, W: int, H: int) -> list[tuple[float, float, float, int]]:
+def _layout(rng: np.random.Generator, layout: str, W: int, H: int) -> list[tuple[float, float, float, int]]:
     """Lines as (x start, y top, digit height, digit count)."""
     if layout == "single":
         h = rng.uniform(0.4, 0.7) * H
@@ -82,7 +82,7 @@ def make_scene(
         ink = np.array(rng.choice([[20, 20, 20], [120, 40, 10], [30, 30, 150], [90, 60, 30]]), np.float32)
         if kind == "whiteboard":
             ink = np.array(rng.choice([[30, 30, 30], [150, 60, 20], [40, 120, 30]]), np.float32)
-    canvas = np.empty((H, W, 3), np.float32)
+    canvas: np.ndarray = np.empty((H, W, 3), np.float32)
     canvas[:] = paper
     if kind == "sticky":
         # a square note on a darker desk, the desk showing on one or more sides
@@ -102,8 +102,8 @@ def make_scene(
             cv2.line(canvas, (0, int(y)), (W, int(y)), col.tolist(), int(rng.integers(1, 3)), cv2.LINE_AA)
             y += gap
         if rng.random() < 0.5:
-            x = int(rng.uniform(0.05, 0.12) * W)
-            cv2.line(canvas, (x, 0), (x, H), (140, 140, 230), 1, cv2.LINE_AA)
+            margin = int(rng.uniform(0.05, 0.12) * W)
+            cv2.line(canvas, (margin, 0), (margin, H), (140, 140, 230), 1, cv2.LINE_AA)
     if kind == "squared":
         gap = rng.uniform(0.04, 0.07) * H
         col = np.array([210, 195, 175], np.float32)
@@ -113,7 +113,8 @@ def make_scene(
 
     slots = _layout(rng, layout, inner[2] - inner[0], inner[3] - inner[1])
     ids = np.zeros((H, W), np.int32)
-    digit_labels, digit_lines = [], []
+    digit_labels: list[int] = []
+    digit_lines: list[int] = []
     thickness = rng.choice([-1, 0, 0, 1, 2])  # pen: thinner, as MNIST, or thicker
     for li, (x, y0_line, h_line, n) in enumerate(slots):
         for _ in range(n):
@@ -121,8 +122,8 @@ def make_scene(
             y = y0_line + rng.normal(0, h_line * 0.04)
             k = int(rng.integers(len(images)))
             d = _tight(images[k])
-            hh = max(6, int(round(h)))
-            ww = max(2, int(round(d.shape[1] * hh / d.shape[0])))
+            hh = max(6, round(h))
+            ww = max(2, round(d.shape[1] * hh / d.shape[0]))
             if x + ww > inner[2] - inner[0] - 0.02 * W:
                 break
             alpha = cv2.resize(d.astype(np.float32) / 255.0, (ww, hh), interpolation=cv2.INTER_CUBIC)
@@ -151,7 +152,7 @@ def make_scene(
     r2 = ((xx / W - 0.5) ** 2 + (yy / H - 0.5) ** 2) * 2
     light = grad * (1 - rng.uniform(0, 0.3) * r2)
     if rng.random() < 0.35 and not dark_board:
-        shadow = np.zeros((H, W), np.float32)
+        shadow: np.ndarray = np.zeros((H, W), np.float32)
         pts = np.array([[rng.uniform(-0.2, 1.2) * W, rng.uniform(-0.2, 1.2) * H] for _ in range(4)], np.int32)
         cv2.fillConvexPoly(shadow, cv2.convexHull(pts), 1.0)
         shadow = cv2.GaussianBlur(shadow, (0, 0), W * rng.uniform(0.03, 0.08))
@@ -165,11 +166,11 @@ def make_scene(
     jitter = rng.uniform(-0.03, 0.03, (4, 2)) * [W, H]
     rot = np.deg2rad(rng.uniform(-4, 4))
     c, s = np.cos(rot), np.sin(rot)
-    src = np.float32([[0, 0], [W, 0], [W, H], [0, H]])
+    src = np.array([[0, 0], [W, 0], [W, H], [0, H]], np.float32)
     centred = src - [W / 2, H / 2]
     dst = np.float32(centred @ np.array([[c, s], [-s, c]]) + [W / 2, H / 2] + jitter)
     M = cv2.getPerspectiveTransform(src, dst)
-    border = tuple(float(v) for v in (canvas[0, 0] if kind != "sticky" else canvas[0, 0]))
+    border = tuple(float(v) for v in canvas[0, 0])
     canvas = cv2.warpPerspective(canvas, M, (W, H), borderMode=cv2.BORDER_REPLICATE)
     ids = cv2.warpPerspective(ids.astype(np.float32), M, (W, H), flags=cv2.INTER_NEAREST, borderValue=0).astype(
         np.int32
@@ -178,9 +179,12 @@ def make_scene(
     if sigma > 0.3:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
     canvas += rng.normal(0, rng.uniform(1, 6), canvas.shape).astype(np.float32)
-    img = np.clip(canvas, 0, 255).astype(np.uint8)
-    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))])
+    _ok, enc = cv2.imencode(
+        ".jpg", np.clip(canvas, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 96))]
+    )
     img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    if img is None:  # cannot happen for a buffer cv2 has just encoded
+        raise RuntimeError("synth: JPEG round trip failed")
     del border
 
     boxes, keep = [], []
@@ -198,7 +202,9 @@ def make_scene(
     return Scene(img, text, labels_out, boxes, lines_out, kind, layout)
 
 
-def generate(count: int, images: np.ndarray, labels: np.ndarray, seed: int = 0, size=(640, 480)) -> list[Scene]:
+def generate(
+    count: int, images: np.ndarray, labels: np.ndarray, seed: int = 0, size: tuple[int, int] = (640, 480)
+) -> list[Scene]:
     rng = np.random.default_rng(seed)
     return [
         make_scene(rng, images, labels, KINDS[i % len(KINDS)], LAYOUTS[(i // len(KINDS)) % len(LAYOUTS)], size)

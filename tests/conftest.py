@@ -52,7 +52,7 @@ def paper_with_digits(
     for d in digits:
         ys, xs = np.nonzero(d > 40)
         d = d[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255
-        dw = max(2, int(round(d.shape[1] * height / d.shape[0])))
+        dw = max(2, round(d.shape[1] * height / d.shape[0]))
         a = np.clip(cv2.resize(d, (dw, height), interpolation=cv2.INTER_CUBIC), 0, 1)
         img[y : y + height, x : x + dw] = img[y : y + height, x : x + dw] * (1 - a) + ink * a
         boxes.append((x, y, dw, height))

@@ -17,11 +17,16 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from digitlens.commands.common import add_reader_arguments, annotate, build_reader, safe_stem, write_image
 from digitlens.progress import Progress
 from digitlens.sources import image_inputs
+
+if TYPE_CHECKING:
+    from digitlens.inference.reader import Reader
 
 CSV_FIELDS = ["file", "text", "digits", "confidences", "error"]
 
@@ -46,9 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # ---- worker side ------------------------------------------------------------------------
-_reader = None
-_save_dir = None
-_root = None
+_reader: Reader | None = None
+_save_dir: str | None = None
+_root: str | None = None
 
 
 def _init_worker(args: argparse.Namespace, save_dir: str | None, root: str | None) -> None:
@@ -64,7 +69,9 @@ def process_one(path: str) -> dict:
     """One input -> one result row; never raises (errors become the row's `error`)."""
     from digitlens.preprocess.load import ImageLoadError, load_image
 
-    row = {"file": path, "text": "", "digits": [], "rejected": [], "error": None}
+    if _reader is None:
+        raise RuntimeError("process_one called before _init_worker / _init_worker_inline")
+    row: dict[str, Any] = {"file": path, "text": "", "digits": [], "rejected": [], "error": None}
     try:
         image = load_image(path)
         reading = _reader.read(image)
@@ -89,7 +96,7 @@ class ResultWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.f = open(path, "a" if resume else "w", encoding="utf-8", newline="")
         if self.csv and self.f.tell() == 0:
-            self._write_csv_row(dict(zip(CSV_FIELDS, CSV_FIELDS)))
+            self._write_csv_row(dict(zip(CSV_FIELDS, CSV_FIELDS, strict=True)))
 
     def _read_done(self) -> set[str]:
         """Inputs already recorded; a torn last line (killed mid-write) is cut off first."""
@@ -165,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     n_done = n_digits = n_errors = 0
     interrupted = False
     pool = None
+    results: Iterator[dict]
     try:
         if args.workers == 1 or len(todo) <= 1:
             _init_worker_inline(args, args.save_annotated, root)
@@ -203,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if n_errors else 0
 
 
-def _init_worker_inline(args, save_dir, root) -> None:
+def _init_worker_inline(args: argparse.Namespace, save_dir: str | None, root: str | None) -> None:
     global _reader, _save_dir, _root
     _reader = build_reader(args, threads=None)
     _save_dir, _root = save_dir, root

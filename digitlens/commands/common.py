@@ -58,7 +58,7 @@ def annotate(image: np.ndarray, reading: Reading, fps: float | None = None) -> n
     out = to_bgr8(image).copy()
     h, w = out.shape[:2]
     scale = max(0.4, min(w, h) / 800)
-    thick = max(1, int(round(scale * 2)))
+    thick = max(1, round(scale * 2))
     for d in reading.rejected:
         x, y, bw, bh = d.box
         cv2.rectangle(out, (x, y), (x + bw, y + bh), (128, 128, 128), max(1, thick // 2))

@@ -11,8 +11,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from digitlens.commands.common import add_reader_arguments, annotate, build_reader, have_display, safe_stem, write_image
+from digitlens.inference.reader import Reading
 from digitlens.preprocess import preprocess
 from digitlens.preprocess.debug import write_debug
 from digitlens.preprocess.load import IMAGE_SUFFIXES, ImageLoadError, load_image
@@ -39,8 +41,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_reader_arguments(p)
 
 
-def result_record(path: str, reading=None, error: str | None = None) -> dict:
-    rec = {"file": path, "text": reading.text if reading else "", "digits": [], "rejected": [], "error": error}
+def result_record(path: str, reading: Reading | None = None, error: str | None = None) -> dict:
+    rec: dict[str, Any] = {
+        "file": path,
+        "text": reading.text if reading else "",
+        "digits": [],
+        "rejected": [],
+        "error": error,
+    }
     if reading is not None:
         rec.update(reading.to_dict())
     return rec
@@ -79,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}\t{reading.text}", flush=True)
         if args.debug:
             labels, confs, _ = reader.recognizer.classify(pre.crops)
-            caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs)]
+            caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs, strict=True)]
             write_debug(args.debug, safe_stem(path), pre.stages, pre.crops, caps)
         if args.save or show:
             drawn = annotate(image, reading)

@@ -15,9 +15,10 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 import cv2
 import numpy as np
@@ -65,7 +66,7 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
-def open_source(source: str, opener=cv2.VideoCapture):
+def open_source(source: str, opener: Callable[..., Any] = cv2.VideoCapture) -> tuple[Any, bool]:
     """-> (capture, is_camera).  A clear SourceError when nothing opens."""
     index = parse_camera(source)
     if index is not None:
@@ -97,12 +98,12 @@ def open_source(source: str, opener=cv2.VideoCapture):
 class LatestFrame:
     """Reads a live capture on a thread and keeps only the newest frame."""
 
-    def __init__(self, capture):
+    def __init__(self, capture: Any):  # cv2.VideoCapture or anything with read() -> (ok, frame)
         self.capture = capture
-        self.frame = None
+        self.frame: np.ndarray | None = None
         self.seq = 0
         self.error: str | None = None
-        self.failures_since = None
+        self.failures_since: float | None = None
         self._lock = threading.Condition()
         self._stop = False
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -124,7 +125,7 @@ class LatestFrame:
             if not ok:
                 time.sleep(0.05)
 
-    def next(self, last_seq: int, timeout: float):
+    def next(self, last_seq: int, timeout: float) -> tuple[np.ndarray | None, int]:
         """Wait for a frame newer than last_seq; None when none came within timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -140,7 +141,7 @@ class LatestFrame:
         self.thread.join(timeout=2)
 
 
-def frames(capture, live: bool, stride: int = 1, reconnect: float = 3.0) -> Iterator[tuple[int, np.ndarray]]:
+def frames(capture: Any, live: bool, stride: int = 1, reconnect: float = 3.0) -> Iterator[tuple[int, np.ndarray]]:
     """(frame index, frame) from a capture; CameraLost when a live source stalls."""
     stride = max(1, stride)
     if live:
@@ -184,14 +185,16 @@ class FrameResult:
 
 
 def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
-    move = lambda ds: [
-        Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds
-    ]
+    def move(ds: list[Digit]) -> list[Digit]:
+        return [Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds]
+
     digits = move(reading.digits)
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)
 
 
-def live_results(source_frames, reader: Reader, roi=None) -> Iterator[FrameResult]:
+def live_results(
+    source_frames: Iterable[tuple[int, np.ndarray]], reader: Reader, roi: tuple[int, int, int, int] | None = None
+) -> Iterator[FrameResult]:
     """Read every frame the source yields; FPS is a moving average of the loop rate."""
     start = last = time.perf_counter()
     fps = 0.0
@@ -209,7 +212,7 @@ def live_results(source_frames, reader: Reader, roi=None) -> Iterator[FrameResul
         yield FrameResult(index, now - start, frame, reading, fps)
 
 
-def draw(result: FrameResult, roi=None) -> np.ndarray:
+def draw(result: FrameResult, roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
     out = annotate(result.frame, result.reading, fps=result.fps)
     if roi is not None:
         x, y, w, h = roi
@@ -217,7 +220,7 @@ def draw(result: FrameResult, roi=None) -> np.ndarray:
     return out
 
 
-def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out=sys.stdout) -> int:
+def live_loop(capture: Any, live: bool, reader: Reader, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Consume the results: window, video, JSONL.  Every output is closed on any exit."""
     roi = parse_roi(args.roi)
     show = not args.no_show
@@ -235,17 +238,17 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
                 log.write(json.dumps(result.to_dict()) + "\n")
                 log.flush()
             drawn = draw(result, roi) if (show or args.save) else None
-            if args.save:
+            if args.save and drawn is not None:
                 if writer is None:
                     h, w = drawn.shape[:2]
                     fps = capture.get(cv2.CAP_PROP_FPS) if hasattr(capture, "get") else 0
                     writer = cv2.VideoWriter(
-                        args.save, cv2.VideoWriter_fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
+                        args.save, cv2.VideoWriter.fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
                     )
                     if not writer.isOpened():
                         raise OSError(f"{args.save}: cannot open for writing a video")
                 writer.write(drawn)
-            if show:
+            if show and drawn is not None:
                 cv2.imshow(WINDOW, drawn)
                 key = cv2.waitKey(1) & 0xFF
                 while True:

@@ -33,7 +33,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig = AugmentC
     """x: [B, 1, 28, 28] in 0..1 -> same shape, randomly distorted per sample."""
     b = x.shape[0]
 
-    def u(lo, hi, n=b):
+    def u(lo: float, hi: float, n: int = b) -> torch.Tensor:
         return torch.rand(n, generator=gen) * (hi - lo) + lo
 
     ang = u(-cfg.rotate_deg, cfg.rotate_deg) * math.pi / 180

@@ -100,7 +100,8 @@ def parse_idx(payload: bytes, name: str = "<bytes>") -> np.ndarray:
         if len(payload) < 16:
             raise DataError(f"{name}: truncated IDX image header")
         rows, cols = struct.unpack(">II", payload[8:16])
-        shape, offset = (count, rows, cols), 16
+        shape: tuple[int, ...] = (count, rows, cols)
+        offset = 16
     elif magic == _LABELS_MAGIC:
         shape, offset = (count,), 8
     else:

@@ -43,7 +43,7 @@ def score(recognizer: Recognizer, images: np.ndarray, labels: np.ndarray, batch:
     return {"accuracy": float((preds == labels).mean()), "predictions": preds, "confusion": confusion, "wrong": wrong}
 
 
-def _label(img: np.ndarray, text: str, colour=(0, 255, 255)) -> np.ndarray:
+def _label(img: np.ndarray, text: str, colour: tuple[int, int, int] = (0, 255, 255)) -> np.ndarray:
     tile = cv2.cvtColor(cv2.resize(img, (56, 56), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR)
     tile = cv2.copyMakeBorder(tile, 14, 2, 2, 2, cv2.BORDER_CONSTANT, value=(40, 40, 40))
     cv2.putText(tile, text, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, colour, 1, cv2.LINE_AA)
@@ -52,7 +52,7 @@ def _label(img: np.ndarray, text: str, colour=(0, 255, 255)) -> np.ndarray:
 
 def gallery(images: np.ndarray, captions: list[str], cols: int = 20) -> np.ndarray:
     """Labelled tiles in a grid (uint8 BGR)."""
-    tiles = [_label(im, cap) for im, cap in zip(images, captions)]
+    tiles = [_label(im, cap) for im, cap in zip(images, captions, strict=True)]
     if not tiles:
         return np.zeros((72, 60, 3), np.uint8)
     blank = np.zeros_like(tiles[0])
@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         n = min(args.preview, len(train.images))
         cv2.imwrite(str(out / "preview.png"), gallery(train.images[:n], [str(v) for v in train.labels[:n]]))
     print(
-        f"{recognizer.path.name}: MNIST test accuracy {result['accuracy'] * 100:.2f}% ({len(wrong)} errors of {len(test.labels)}); wrote {out}/"
+        f"{recognizer.path.name}: MNIST test accuracy {result['accuracy'] * 100:.2f}% "
+        f"({len(wrong)} errors of {len(test.labels)}); wrote {out}/"
     )
     return 0

@@ -7,16 +7,18 @@ softmax is applied by the consumer so that the exported graph stays a pure class
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 REGISTRY: dict[str, Callable[[], nn.Module]] = {}
+_Factory = TypeVar("_Factory", bound=Callable[[], nn.Module])
 
 
-def register(name: str):
-    def wrap(factory):
+def register(name: str) -> Callable[[_Factory], _Factory]:
+    def wrap(factory: _Factory) -> _Factory:
         REGISTRY[name] = factory
         return factory
 
@@ -37,7 +39,7 @@ class MLP(nn.Module):
         self.hidden = nn.Linear(784, 50)
         self.out = nn.Linear(50, 10)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(torch.sigmoid(self.hidden(x.flatten(1))))
 
 
@@ -48,7 +50,7 @@ class CNN2(nn.Module):
         self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
         self.fc = nn.Linear(32 * 7 * 7, 10)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)
         return self.fc(x.flatten(1))
@@ -62,7 +64,7 @@ class KerasCNN(nn.Module):
         self.fc1 = nn.Linear(64 * 5 * 5, 64)
         self.fc2 = nn.Linear(64, 10)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 26 -> 13
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # 11 -> 5
         return self.fc2(F.relu(self.fc1(x.flatten(1))))
@@ -77,7 +79,7 @@ class LeNet5(nn.Module):
         self.fc2 = nn.Linear(120, 84)
         self.fc3 = nn.Linear(84, 10)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 28 -> 14
         x = F.max_pool2d(F.relu(self.conv2(x)), 2)  # 10 -> 5
         x = F.relu(self.fc1(x.flatten(1)))
@@ -95,7 +97,7 @@ class TwoScale(nn.Module):
         self.b2 = nn.Conv2d(12, 12, 12, stride=5, padding=1)  # 30 -> 5
         self.head = nn.Conv2d(48, 10, 5)  # 5 -> 1
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv1(F.pad(x, (2, 2, 2, 2))))
         a = F.relu(self.a3(F.relu(self.a2(F.max_pool2d(x, 2)))))
         b = F.relu(self.b2(x))
@@ -131,7 +133,7 @@ class DigitNet(nn.Module):
         self.dropout = nn.Dropout(0.1)
         self.fc = nn.Linear(4 * w, 10)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.features(x).flatten(1)))
 
 
@@ -151,7 +153,7 @@ def count_macs(model: nn.Module) -> int:
     """Multiply-adds for one 28x28 crop, counted from conv and linear layers by hooks."""
     total = 0
 
-    def hook(module, inputs, output):
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
         if isinstance(module, nn.Conv2d):
             k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups

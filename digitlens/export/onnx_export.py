@@ -144,7 +144,7 @@ def export(args: argparse.Namespace) -> dict:
     return report
 
 
-def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> None:
+def write_card(args: argparse.Namespace, onnx_path: Path, model: torch.nn.Module, metrics: dict, report: dict) -> None:
     """The model card: how to rebuild the file and what it scores."""
     from digitlens.export.evaluate import score
     from digitlens.inference.recognizer import Recognizer

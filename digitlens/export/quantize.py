@@ -30,12 +30,12 @@ def quantize(model_path: Path, out: Path, train_images: np.ndarray, n: int = 100
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Calib(CalibrationDataReader):
-        def __init__(self):
+        def __init__(self) -> None:
             self.it = iter(
                 [{C.INPUT_NAME: train_images[i : i + 50, None].astype(np.float32) / 255} for i in range(0, n, 50)]
             )
 
-        def get_next(self):
+        def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self.it, None)
 
     pre = out.with_suffix(".pre.onnx")

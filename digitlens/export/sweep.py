@@ -62,13 +62,11 @@ def plot(rows: list[dict], path: Path, arch: str) -> None:
         pts = sorted((r["lr"], r["test_accuracy"]) for r in rows if r["momentum"] == mom)
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"momentum {mom:g}")
     ax.set_xscale("log")
-    (
-        ax.set_xlabel("learning rate"),
-        ax.set_ylabel("test accuracy"),
-        ax.set_title(f"{arch} sweep"),
-        ax.grid(alpha=0.3),
-        ax.legend(),
-    )
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"{arch} sweep")
+    ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

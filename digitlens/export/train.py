@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from digitlens.progress import Progress
 
 def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
     """Training options; with grid=True (the sweep) --lr and --momentum take several values."""
-    many = {"nargs": "+"} if grid else {}
+    nargs = "+" if grid else None  # None: argparse's default, a single value
     p.add_argument("--arch", default="digitnet", choices=sorted(REGISTRY), help="architecture (default: digitnet)")
     p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${mnist.ENV_VAR} or the user cache)")
     out = "runs/sweep" if grid else "runs/train"
@@ -37,14 +38,14 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
         type=float,
         default=[0.01, 0.1] if grid else 0.1,
         help="peak learning rate" + ("s to try (default: 0.01 0.1)" if grid else " (default: 0.1)"),
-        **many,
+        nargs=nargs,
     )
     p.add_argument(
         "--momentum",
         type=float,
         default=[0.0, 0.9] if grid else 0.9,
         help="SGD momentum / Adam beta1" + (", values to try (default: 0.0 0.9)" if grid else " (default: 0.9)"),
-        **many,
+        nargs=nargs,
     )
     p.add_argument("--weight-decay", type=float, default=5e-4, help="weight decay (default: 5e-4)")
     sched = "constant" if grid else "onecycle"  # a sweep compares settings at a fixed learning rate
@@ -72,13 +73,13 @@ def to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+def accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
     model.eval()
     correct = sum(int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum()) for i in range(0, len(x), batch))
     return correct / max(1, len(x))
 
 
-def make_optimizer(args, params):
+def make_optimizer(args: argparse.Namespace, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     if args.optimizer == "sgd":
         return torch.optim.SGD(
             params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, nesterov=args.momentum > 0
@@ -117,7 +118,7 @@ def train(args: argparse.Namespace) -> dict:
             opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.2
         )
 
-    history = {"epoch": [], "loss": [], "train_acc": [], "val_acc": []}
+    history: dict[str, list[float]] = {"epoch": [], "loss": [], "train_acc": [], "val_acc": []}
     best_val, best_epoch = -1.0, 0
     ckpt = out / f"{args.arch}.pt"
     started = time.perf_counter()
@@ -125,7 +126,7 @@ def train(args: argparse.Namespace) -> dict:
         model.train()
         perm = torch.randperm(len(x_train), generator=gen)
         bar = Progress(steps_per_epoch, desc=f"epoch {epoch}/{args.epochs}")
-        loss_sum = correct = seen = 0
+        loss_sum, correct, seen = 0.0, 0, 0
         for i in range(0, len(x_train), args.batch_size):
             idx = perm[i : i + args.batch_size]
             xb, yb = x_train[idx], y_train[idx]
@@ -173,7 +174,8 @@ def train(args: argparse.Namespace) -> dict:
     if not args.no_plot:
         plot_history(history, out / f"{args.arch}.curves.png", title=f"{args.arch}: test {test_acc:.4f}")
     print(
-        f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, {train_seconds:.0f}s -> {ckpt}"
+        f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, "
+        f"{train_seconds:.0f}s -> {ckpt}"
     )
     return metrics
 

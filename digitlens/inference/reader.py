@@ -49,6 +49,11 @@ class Reading:
         }
 
 
+def _box(row: np.ndarray) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in row)
+    return (x, y, w, h)
+
+
 def compose_text(digits: list[Digit]) -> str:
     lines: dict[int, list[str]] = {}
     for d in digits:
@@ -133,7 +138,9 @@ class Reader:
             if not digits:
                 return []
             boxes = boxes_to_source(np.array([d.box for d in digits]), quarters, shape)
-            return [replace(d, box=tuple(int(v) for v in b)) for d, b in zip(digits, boxes, strict=True)]
+            return [
+                replace(d, box=(int(b[0]), int(b[1]), int(b[2]), int(b[3]))) for d, b in zip(digits, boxes, strict=True)
+            ]
 
         return replace(
             reading,
@@ -149,10 +156,10 @@ class Reader:
         batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
         labels, confs, _ = self.recognizer.classify(batch)
         per_candidate = [
-            [Digit(int(labels[i]), float(confs[i]), tuple(int(v) for v in pre.boxes[i]), int(pre.lines[i]))]
-            for i in range(n)
+            [Digit(int(labels[i]), float(confs[i]), _box(pre.boxes[i]), int(pre.lines[i]))] for i in range(n)
         ]
-        start, best = n, {}
+        start = n
+        best: dict[int, tuple[float, list[Digit]]] = {}
         for sp in pre.splits:
             k = len(sp.crops)
             piece_conf = confs[start : start + k]
@@ -166,15 +173,13 @@ class Reader:
                 line = int(pre.lines[sp.index])
                 best[sp.index] = (
                     weakest,
-                    [
-                        Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
-                        for j in range(k)
-                    ],
+                    [Digit(int(labels[start + j]), float(piece_conf[j]), _box(sp.boxes[j]), line) for j in range(k)],
                 )
             start += k
         for i, (_, digits) in best.items():
             per_candidate[i] = digits
-        accepted, rejected = [], []
+        accepted: list[Digit] = []
+        rejected: list[Digit] = []
         for group in per_candidate:
             for d in group:
                 (accepted if d.confidence >= self.conf else rejected).append(d)

@@ -7,6 +7,7 @@ possible, so the same defaults serve a 640x480 webcam frame and a 4000x3000 phon
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 THRESHOLD_METHODS = ("otsu", "adaptive", "fixed")
 
@@ -32,7 +33,9 @@ class PreprocessConfig:
     surface_min_width: float = 0.3  # ...is at least this fraction of the frame's short side across
     surface_solidity: float = 0.65  # ...fills this much of its convex hull (a sheet, not lit patches)
     surface_contrast: float = 0.12  # ...and is this much brighter than its surroundings (0..1 grey)...
-    surface_edge_band: float = 0.02  # ...right across its edge, in bands this fraction of the short side (a step, not a slope)
+    surface_edge_band: float = (
+        0.02  # ...right across its edge, in bands this fraction of the short side (a step, not a slope)
+    )
     surface_levels: int = 12  # brightness levels tried for the sheet's edge (the sharpest step wins)
     surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
     # --- orientation (Reader with rotate="auto") ----------------------------------------
@@ -53,7 +56,9 @@ class PreprocessConfig:
     rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image's longer side...
     rule_alone_length: float = 0.8  # ...and, unless it has parallel neighbours, this fraction of its own direction
-    rule_cross_length: float = 0.9  # parallel lines crossing this much of the image are rules at any length (form boxes)
+    rule_cross_length: float = (
+        0.9  # parallel lines crossing this much of the image are rules at any length (form boxes)
+    )
     rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
     rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
     tilted_rules: bool = True  # also trace long thin lines at any angle (rules under perspective, slanted page edges)
@@ -110,5 +115,5 @@ class PreprocessConfig:
             if isinstance(v, float) and not v >= 0:
                 raise ValueError(f"{f.name} must be a non-negative number, got {v}")
 
-    def with_(self, **changes) -> PreprocessConfig:
+    def with_(self, **changes: Any) -> PreprocessConfig:
         return replace(self, **changes)

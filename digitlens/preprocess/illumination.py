@@ -22,7 +22,7 @@ def _small(grey: np.ndarray, side: int) -> np.ndarray:
 
 
 def _kernel(small: np.ndarray, frac: float) -> np.ndarray:
-    k = max(3, int(round(min(small.shape) * frac)) | 1)
+    k = max(3, round(min(small.shape) * frac) | 1)
     return cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))  # separable: fast at any size
 
 

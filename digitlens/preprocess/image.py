@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 
-def validate_image(image) -> np.ndarray:
+def validate_image(image: object) -> np.ndarray:
     """Raise ValueError unless `image` is a usable HxW, HxWx1, HxWx3 or HxWx4 array."""
     if not isinstance(image, np.ndarray):
         raise ValueError(f"image must be a numpy array, got {type(image).__name__}")

@@ -17,6 +17,8 @@ Pure functions over boxes; sizes are relative to the typical digit height.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 
@@ -85,7 +87,7 @@ def group_lines(
             lines[best].append(int(i))
 
     lines.sort(key=lambda m: float(np.median(v[m])))
-    gaps = [[(u[j] - half[j]) - (u[i] + half[i]) for i, j in zip(m[:-1], m[1:], strict=True)] for m in lines]
+    gaps = [[(u[j] - half[j]) - (u[i] + half[i]) for i, j in itertools.pairwise(m)] for m in lines]
     spacing = [g for line_gaps in gaps if len(line_gaps) >= 2 for g in line_gaps]
     wide = max(block_gap * ref, 3.0 * float(np.median(spacing))) if spacing else block_gap * ref
     order: list[int] = []

@@ -24,13 +24,13 @@ def match_stroke(digit: np.ndarray, target: float, tolerance: float) -> np.ndarr
         return digit
     scaled = sw * scale
     if scaled > target * tolerance:
-        k = int(round((sw - target / scale) / 2))
+        k = round((sw - target / scale) / 2)
         if k >= 1:
             thinner = cv2.erode(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
             if thinner.sum() > 0.25 * digit.sum():
                 return thinner
     elif scaled < target / tolerance:
-        k = int(round((target / scale - sw) / 2))
+        k = round((target / scale - sw) / 2)
         if k >= 1:
             return cv2.dilate(digit, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
     return digit
@@ -40,7 +40,7 @@ def fit_box(digit: np.ndarray) -> np.ndarray:
     """float32 digit (tight crop) -> float32 fitted into BOX_SIZE keeping aspect ratio."""
     h, w = digit.shape
     scale = C.BOX_SIZE / max(h, w)
-    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.resize(digit, (nw, nh), interpolation=interp)
 
@@ -54,7 +54,7 @@ def centre_by_mass(small: np.ndarray) -> np.ndarray:
         cx, cy = (w - 1) / 2, (h - 1) / 2
     else:
         cx, cy = m["m10"] / m["m00"], m["m01"] / m["m00"]
-    shift = np.float32([[1, 0, (size - 1) / 2 - cx], [0, 1, (size - 1) / 2 - cy]])
+    shift = np.array([[1, 0, (size - 1) / 2 - cx], [0, 1, (size - 1) / 2 - cy]], np.float32)
     return cv2.warpAffine(small, shift, (size, size), flags=cv2.INTER_LINEAR, borderValue=0.0)
 
 
@@ -65,7 +65,7 @@ def deskew(crop: np.ndarray) -> np.ndarray:
         return crop
     skew = m["mu11"] / m["mu02"]
     size = C.IMAGE_SIZE
-    M = np.float32([[1, skew, -0.5 * size * skew], [0, 1, 0]])
+    M = np.array([[1, skew, -0.5 * size * skew], [0, 1, 0]], np.float32)
     return cv2.warpAffine(crop, M, (size, size), flags=cv2.WARP_INVERSE_MAP | cv2.INTER_LINEAR, borderValue=0.0)
 
 
@@ -77,7 +77,7 @@ def to_mnist(
     ys, xs = np.nonzero(img > 0)
     if ys.size == 0:
         return np.zeros((C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
-    tight = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    tight: np.ndarray = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     pad = max(2, max(tight.shape) // 8)
     tight = cv2.copyMakeBorder(tight, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     tight = match_stroke(tight, stroke_target, tolerance)

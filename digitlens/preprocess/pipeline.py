@@ -18,7 +18,7 @@ from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.illumination import dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
-from digitlens.preprocess.segment import find_digits, member_mask
+from digitlens.preprocess.segment import Candidate, find_digits, member_mask
 from digitlens.preprocess.surface import find_surface
 from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_border_runs, remove_rules
 
@@ -136,7 +136,7 @@ def preprocess(
     labels, cands, proposed = find_digits(cleaned, ink, config)
     clock.tick("segmentation")
 
-    def normalised(group) -> tuple[np.ndarray, np.ndarray]:
+    def normalised(group: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
         crops = np.zeros((len(group), C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
         boxes = np.zeros((len(group), 4), np.int64)
         for i, c in enumerate(group):

@@ -7,6 +7,7 @@ relative to the other digits in the image, so the same rules hold at any scale.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import cv2
@@ -56,7 +57,7 @@ def label_components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, list[Candidate]]:
-    n, labels, stats = label_components(mask)
+    _n, labels, stats = label_components(mask)
     cands = [
         Candidate(int(s[0]), int(s[1]), int(s[2]), int(s[3]), [i], int(s[4])) for i, s in enumerate(stats) if i > 0
     ]
@@ -75,7 +76,7 @@ def member_mask(labels: np.ndarray, c: Candidate) -> np.ndarray:
     return own
 
 
-def _overlap(a0, a1, b0, b1) -> int:
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
     return max(0, min(a1, b1) - max(a0, b0))
 
 
@@ -110,7 +111,7 @@ def merge_fragments(cands: list[Candidate], ref_h: float, config: PreprocessConf
                     alive[j] = False
                     merged_any = True
             cands[i] = a
-        cands = [c for c, ok in zip(cands, alive) if ok]
+        cands = [c for c, ok in zip(cands, alive, strict=True) if ok]
         if not merged_any:
             break
     return cands
@@ -130,7 +131,7 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
     columns with least ink) and the reader keeps whichever the classifier is surest of,
     the whole box included.
     """
-    guess = int(round(c.w / max(ref_w, 1)))
+    guess = round(c.w / max(ref_w, 1))
     if not (c.w >= config.split_width * ref_w and c.w > config.split_aspect * c.h and guess >= 2):
         return []
     profile = ink[c.y : c.y2, c.x : c.x2].sum(axis=0)
@@ -144,7 +145,7 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
         cuts.append(c.w)
         out = [
             Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), c.line)
-            for a, b in zip(cuts[:-1], cuts[1:])
+            for a, b in itertools.pairwise(cuts)
             if b - a >= 2
         ]
         if len(out) >= 2:
@@ -213,14 +214,14 @@ def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config
     weights = np.array([c.ink for c in cands], np.float64)
     order = np.argsort(core)
     writing = core[order][min(len(core) - 1, np.searchsorted(np.cumsum(weights[order]), 0.75 * weights.sum()))]
-    return [c for c, k in zip(cands, core) if k >= config.min_relative_ink * writing]
+    return [c for c, k in zip(cands, core, strict=True) if k >= config.min_relative_ink * writing]
 
 
 def at_frame_edge(c: Candidate, shape: tuple[int, int], ref_h: float, config: PreprocessConfig) -> bool:
     """A sliver along the frame's edge: the edge of a scan or a page, or a digit cut off by the frame."""
     H, W = shape
     sliver = config.edge_sliver * ref_h
-    return (c.x <= 0 or c.x2 >= W) and c.w < sliver or (c.y <= 0 or c.y2 >= H) and c.h < sliver
+    return ((c.x <= 0 or c.x2 >= W) and c.w < sliver) or ((c.y <= 0 or c.y2 >= H) and c.h < sliver)
 
 
 def find_digits(

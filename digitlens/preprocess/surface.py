@@ -85,8 +85,8 @@ def _candidate(
     config: PreprocessConfig,
 ) -> tuple[float, np.ndarray, np.ndarray, float] | None:
     """(edge step, filled hull mask, hull, area fraction) of the largest region brighter than level, if sheet-like."""
-    bright = (paper > level).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, 4)
+    bright: np.ndarray = (paper > level).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if n < 2:
         return None
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))

@@ -36,7 +36,7 @@ def binarize(
         return cv2.threshold(g8, config.fixed_level, 255, op)[1]
     ink8 = (ink * 255).astype(np.uint8)
     # ink must stand clear of the noise as well as of the paper
-    floor = int(round(min(0.95, max(config.min_contrast, config.noise_factor * noise_sigma(grey))) * 255))
+    floor = round(min(0.95, max(config.min_contrast, config.noise_factor * noise_sigma(grey))) * 255)
     if config.threshold == "adaptive":
         block = max(3, int(min(ink.shape) * config.adaptive_block) | 1)
         local = cv2.adaptiveThreshold(ink8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -floor / 2)
@@ -74,7 +74,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
     """
     h, w = ink.shape
     weak = cv2.threshold((ink * 255).astype(np.uint8), int(config.rule_contrast * 255), 255, cv2.THRESH_BINARY)[1]
-    rules = np.zeros_like(weak)
+    rules: np.ndarray = np.zeros_like(weak)
     for horizontal in (True, False):
         length, across = (w, h) if horizontal else (h, w)
         seg = max(15, int(length * config.rule_min_length / 4))
@@ -83,7 +83,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
         if not runs.any():
             continue
-        n, labels, stats = label_components(runs)
+        _n, labels, stats = label_components(runs)
         extent = stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(extent, 1) - 2
         thin = thickness <= thick_max
@@ -93,7 +93,9 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         long = thin & (extent >= max(h, w) * config.rule_min_length)
         # ...and a lone line must span most of the image (a margin, a page edge): shorter
         # ones count only in a family of parallel lines (ruled or squared paper)
-        long &= (_lanes(stats, long, horizontal, thick_max) >= config.rule_family) | (extent >= length * config.rule_alone_length)
+        long &= (_lanes(stats, long, horizontal, thick_max) >= config.rule_family) | (
+            extent >= length * config.rule_alone_length
+        )
         # lines crossing the whole image, several side by side, are rules or a form's boxes too
         across_all = thin & (extent >= length * config.rule_cross_length)
         across_all &= _lanes(stats, across_all, horizontal, thick_max) >= config.rule_family
@@ -106,7 +108,10 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
             ends = np.zeros(len(stats), bool)
             for i in np.flatnonzero(thin & ~keep):
                 t, b, x0, x1 = int(top[i]), int(bottom[i]), int(left[i]), int(right[i])
-                ends[i] = bool(rules[max(0, t - reach) : t + reach, x0:x1].any() and rules[max(0, b - reach) : b + reach, x0:x1].any())
+                ends[i] = bool(
+                    rules[max(0, t - reach) : t + reach, x0:x1].any()
+                    and rules[max(0, b - reach) : b + reach, x0:x1].any()
+                )
             if _lanes(stats, ends, horizontal, thick_max) >= config.rule_family:
                 keep |= ends
         if keep.any():
@@ -128,10 +133,21 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     h, w = weak.shape
     side = min(h, w)
     scale = min(1.0, config.rule_hough_side / max(h, w))
-    small = weak if scale == 1.0 else cv2.resize(weak, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = (
+        weak
+        if scale == 1.0
+        else cv2.resize(weak, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    )
     small = (small > 64).astype(np.uint8) * 255
     min_len = config.rule_min_length * side * scale
-    segments = cv2.HoughLinesP(small, 1, np.pi / 360, threshold=max(10, int(min_len / 2)), minLineLength=min_len, maxLineGap=max(2, int(0.01 * side * scale)))
+    segments = cv2.HoughLinesP(
+        small,
+        1,
+        np.pi / 360,
+        threshold=max(10, int(min_len / 2)),
+        minLineLength=min_len,
+        maxLineGap=max(2, int(0.01 * side * scale)),
+    )
     out = np.zeros_like(weak)
     if segments is None:
         return out
@@ -234,7 +250,7 @@ def clean(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> tu
     if sw >= config.open_above_stroke:
         k = max(2, int(sw / 3))
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    c = int(round(sw * config.close_stroke_frac))
+    c = round(sw * config.close_stroke_frac)
     if c >= 2:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (c, c)))
     return mask, sw

@@ -10,7 +10,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -75,7 +75,7 @@ def read_job(reader: Reader, data: bytes, filename: str | None, annotated: bool)
         if not ok:
             raise RuntimeError("could not encode the annotated image")
         return reading.text, png.tobytes()
-    return reading.text, result_record(filename, reading)
+    return reading.text, result_record(filename or "upload", reading)
 
 
 def model_info(reader: Reader) -> dict:
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, make_reader: Callable[[], Reade
     model = model_info(pool.reader)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         pool.close()
 
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None, make_reader: Callable[[], Reade
         allowed = {h.lower() for h in settings.allowed_hosts}
 
         @app.middleware("http")
-        async def check_host(request: Request, call_next):
+        async def check_host(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
             name = host_name(request.headers.get("host", ""))
             if name not in allowed:
                 return error(400, "bad_host", f"this server answers only to {', '.join(sorted(allowed))}")
@@ -259,7 +259,7 @@ PAGE_HEADERS = {
 def add_docs(app: FastAPI) -> None:
     """/docs: Swagger UI from the swagger-ui-bundle package's files, or a plain list offline."""
     try:
-        from swagger_ui_bundle import swagger_ui_path
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
     except ImportError:
         swagger_ui_path = None
     if swagger_ui_path is not None:
@@ -268,7 +268,7 @@ def add_docs(app: FastAPI) -> None:
         @app.get("/docs", include_in_schema=False)
         async def docs() -> HTMLResponse:
             return get_swagger_ui_html(
-                openapi_url=app.openapi_url,
+                openapi_url=app.openapi_url or "/openapi.json",
                 title="digitlens API",
                 swagger_js_url="/docs/assets/swagger-ui-bundle.js",
                 swagger_css_url="/docs/assets/swagger-ui.css",

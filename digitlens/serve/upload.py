@@ -111,13 +111,13 @@ def _parse_multipart(body: bytes, content_type: str) -> Upload:
         raise
     except Exception as exc:  # python-multipart's parse errors
         raise BadUpload(400, "bad_multipart", f"malformed multipart body ({str(exc)[:120]})") from None
-    chosen = None
+    chosen: tuple[bytes, str | None] | None = None
     for part in parts:
         _, disp = parse_options_header(part["headers"].get(b"content-disposition", b""))
         name = disp.get(b"name", b"").decode("utf-8", "replace")
-        filename = disp.get(b"filename")
-        if name in FILE_FIELDS or filename is not None:
-            chosen = (part["data"], filename.decode("utf-8", "replace") if filename is not None else None)
+        raw_name = disp.get(b"filename")
+        if name in FILE_FIELDS or raw_name is not None:
+            chosen = (part["data"], raw_name.decode("utf-8", "replace") if raw_name is not None else None)
             break
     if chosen is None:
         raise BadUpload(400, "no_file", "the form has no file part: send the image in a field named 'file'")

@@ -111,7 +111,7 @@ def test_sigkill_then_resume_gives_every_input_exactly_once(tmp_path):
         proc.wait()
         assert proc.returncode == -signal.SIGKILL  # killed midway, not finished
         assert out.read_text().count("\n") < 36
-    done = subprocess.run(exe + ["--resume"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*exe, "--resume"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     files = [json.loads(line)["file"] for line in out.read_text().splitlines()]  # no torn line: all parse
     assert sorted(files) == sorted(str(p) for p in src.iterdir())

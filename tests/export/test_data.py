@@ -3,6 +3,7 @@ import hashlib
 import http.server
 import struct
 import threading
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -25,14 +26,14 @@ def test_parse_idx_images_and_labels():
 def test_truncated_file_names_the_file(tmp_path):
     p = tmp_path / "train-images-idx3-ubyte.gz"
     p.write_bytes(gzip.compress(idx_images(3)[:-10]))
-    with pytest.raises(mnist.DataError, match="train-images-idx3-ubyte.gz.*truncated"):
+    with pytest.raises(mnist.DataError, match=r"train-images-idx3-ubyte\.gz.*truncated"):
         mnist.read_idx(p)
 
 
 def test_truncated_gzip_stream(tmp_path):
     p = tmp_path / "x.gz"
     p.write_bytes(gzip.compress(idx_images(3))[:40])
-    with pytest.raises(mnist.DataError, match="x.gz"):
+    with pytest.raises(mnist.DataError, match=r"x\.gz"):
         mnist.read_idx(p)
 
 
@@ -72,7 +73,7 @@ SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict = {}
+    routes: ClassVar[dict[str, str]] = {}  # set per test by setup_routes
 
     def do_GET(self):
         kind = self.routes.get(self.path.split("/")[1], "404")

@@ -6,9 +6,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from digitlens.export import models, train
-from digitlens.export.onnx_export import add_arguments as export_args
-from digitlens.export.onnx_export import export
+# after the skip: these modules import torch at load time
+from digitlens.export import models, train  # noqa: E402
+from digitlens.export.onnx_export import add_arguments as export_args  # noqa: E402
+from digitlens.export.onnx_export import export  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(models.REGISTRY))

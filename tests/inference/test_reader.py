@@ -13,7 +13,7 @@ def test_reader_reads_a_line_of_mnist_digits(reader, mnist_test):
     reading = reader.read(img)
     assert reading.text == "".join(str(mnist_test.labels[i]) for i in idx)
     assert len(reading.digits) == len(idx)
-    for d, (x, y, w, h) in zip(reading.digits, boxes):
+    for d, (x, y, _w, _h) in zip(reading.digits, boxes, strict=True):
         assert 0.5 <= d.confidence <= 1.0
         assert abs(d.box[0] - x) < 8 and abs(d.box[1] - y) < 8
 

@@ -26,7 +26,7 @@ def test_lit_page_with_gradient_gives_no_digits():
 
 
 def test_crops_follow_mnist_conventions(mnist_test):
-    img, boxes = paper_with_digits([mnist_test.images[i] for i in range(4)])
+    img, _boxes = paper_with_digits([mnist_test.images[i] for i in range(4)])
     pre = preprocess(img)
     assert len(pre) == 4
     assert pre.crops.dtype == np.float32 and pre.crops.shape == (4, 28, 28)
@@ -45,7 +45,7 @@ def test_boxes_are_in_original_coordinates_after_downscaling(mnist_test):
     )
     pre = preprocess(img, PreprocessConfig(max_side=800))
     assert pre.image_size == (1000, 2400)
-    for got, want in zip(pre.boxes, boxes):
+    for got, want in zip(pre.boxes, boxes, strict=True):
         # within 7% of the digit's height: the anti-aliased rim is ink or not
         assert abs(got[0] - want[0]) <= 21 and abs(got[1] - want[1]) <= 21
         assert abs(got[3] - want[3]) <= 42

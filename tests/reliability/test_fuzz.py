@@ -81,7 +81,7 @@ def test_decode_any_bytes(data):
 def test_decode_corrupted_real_files(noise, ext):
     import cv2
 
-    ok, buf = cv2.imencode(ext, np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8))
+    _ok, buf = cv2.imencode(ext, np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8))
     data = bytearray(buf.tobytes())
     pos = len(noise) % max(1, len(data) - 1)
     data[pos : pos + len(noise)] = noise
