@@ -16,10 +16,9 @@ _default_reader = None
 
 
 def read(image, **reader_options):
-    """Read the digits of an image (a path or a numpy array) with the shipped model."""
+    """Read the digits of an image (a path, image-file bytes, a numpy array or a PIL image) with the shipped model."""
     global _default_reader
     from digitlens.inference.reader import Reader
-    from digitlens.preprocess.load import load_image
 
     if reader_options:
         reader = Reader(**reader_options)
@@ -27,8 +26,6 @@ def read(image, **reader_options):
         if _default_reader is None:
             _default_reader = Reader()
         reader = _default_reader
-    if not hasattr(image, "shape"):
-        image = load_image(image)
     return reader.read(image)
 
 

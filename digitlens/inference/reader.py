@@ -10,6 +10,7 @@ import numpy as np
 
 from digitlens.inference.recognizer import Recognizer
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
+from digitlens.preprocess.load import as_image
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
 
@@ -69,8 +70,9 @@ class Reader:
         self.config = config
         self.conf = conf
 
-    def read(self, image: np.ndarray, keep_stages: bool = False, timings: dict | None = None) -> Reading:
-        pre = preprocess(image, self.config, keep_stages=keep_stages, timings=timings)
+    def read(self, image, keep_stages: bool = False, timings: dict | None = None) -> Reading:
+        """`image`: a path, the bytes of an image file, a numpy array or a PIL image (see load.as_image)."""
+        pre = preprocess(as_image(image), self.config, keep_stages=keep_stages, timings=timings)
         if timings is None:
             return self.read_preprocessed(pre)
         start = time.perf_counter()
