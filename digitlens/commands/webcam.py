@@ -4,14 +4,18 @@ For a camera a background thread keeps only the newest frame, so a slow frame ne
 makes the picture lag behind the scene; a video file is read frame by frame.  Results
 come from a generator (`live_results`), and display, video saving and the JSONL log
 are consumers of it, each optional.
+Without a window each change of reading is printed to stdout (`frame<TAB>text`), or
+every frame as JSON with `--jsonl -`.
 Exit status: 0 source ended or user quit, 1 the camera stopped delivering frames,
-2 usage error (source cannot be opened), 130 interrupted.
+2 usage error (source cannot be opened), 130 interrupted, 143 terminated.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import threading
 import time
@@ -22,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from digitlens.cli import Terminated
 from digitlens.commands.common import add_reader_arguments, annotate, build_reader, have_display, write_image
 from digitlens.inference.reader import Digit, Reader, Reading, compose_text
 from digitlens.sources import SourceError, is_stream, parse_camera
@@ -35,10 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--roi", default=None, metavar="X,Y,W,H", help="read only this region of the frame (default: whole frame)"
     )
     p.add_argument("--stride", type=int, default=1, help="read every Nth frame (default: 1)")
-    p.add_argument("--no-show", action="store_true", help="no window, for servers (default: show a window)")
+    p.add_argument(
+        "--no-show",
+        action="store_true",
+        help="no window, for servers; each change of reading is printed as frame<TAB>text (default: show a window)",
+    )
     p.add_argument("--save", default=None, metavar="OUT.mp4", help="write the annotated video (default: none)")
     p.add_argument(
-        "--jsonl", default=None, metavar="OUT.jsonl", help="write one JSON line per frame read (default: none)"
+        "--jsonl",
+        default=None,
+        metavar="OUT.jsonl",
+        help="write one JSON line per frame read; '-' writes them to stdout (default: none)",
     )
     p.add_argument("--snapshot-dir", default=".", help="where the s key saves snapshots (default: current folder)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames, 0 = no limit (default: 0)")
@@ -65,8 +77,32 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence file descriptor 2 (OpenCV's and FFmpeg's own warnings while probing sources)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def open_source(source: str, opener=cv2.VideoCapture):
-    """-> (capture, is_camera).  A clear SourceError when nothing opens."""
+    """-> (capture, is_camera).  A clear SourceError when nothing opens; backend noise is kept off stderr."""
+    with quiet_stderr():
+        return _open_source(source, opener)
+
+
+def _open_source(source: str, opener):
     index = parse_camera(source)
     if index is not None:
         cap = opener(index)
@@ -191,12 +227,20 @@ def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)
 
 
+def check_roi(roi, frame: np.ndarray) -> None:
+    x, y, w, h = roi
+    fh, fw = frame.shape[:2]
+    if x + w > fw or y + h > fh:
+        raise ValueError(f"--roi {x},{y},{w},{h} does not fit in the {fw}x{fh} frame")
+
+
 def live_results(source_frames, reader: Reader, roi=None) -> Iterator[FrameResult]:
     """Read every frame the source yields; FPS is a moving average of the loop rate."""
     start = last = time.perf_counter()
     fps = 0.0
     for index, frame in source_frames:
         if roi is not None:
+            check_roi(roi, frame)
             x, y, w, h = roi
             sub = frame[y : y + h, x : x + w]
             reading = offset_reading(reader.read(sub), x, y) if sub.size else Reading("", [], [])
@@ -217,15 +261,18 @@ def draw(result: FrameResult, roi=None) -> np.ndarray:
     return out
 
 
-def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out=sys.stdout) -> int:
-    """Consume the results: window, video, JSONL.  Every output is closed on any exit."""
+def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out=None) -> int:
+    """Consume the results: window, video, JSONL, printed readings.  Every output is closed on any exit."""
+    out = sys.stdout if out is None else out
     roi = parse_roi(args.roi)
     show = not args.no_show
     if show and not have_display():
         print("digitlens webcam: no display found; running without a window (--no-show)", file=sys.stderr)
         show = False
     writer = None
-    log = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
+    log = (out if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")) if args.jsonl else None
+    print_changes = not show and args.jsonl != "-"  # without a window, the readings go to stdout
+    last_text = None
     status, n = 0, 0
     paused = False
     try:
@@ -234,6 +281,9 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
             if log:
                 log.write(json.dumps(result.to_dict()) + "\n")
                 log.flush()
+            if print_changes and result.reading.text != last_text:
+                last_text = result.reading.text
+                print(f"{result.index}\t{last_text}", file=out, flush=True)
             drawn = draw(result, roi) if (show or args.save) else None
             if args.save:
                 if writer is None:
@@ -266,12 +316,12 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
     except CameraLost as exc:
         print(f"digitlens webcam: {exc}", file=sys.stderr)
         status = 1
-    except KeyboardInterrupt:
-        status = 130
+    except KeyboardInterrupt as exc:
+        status = 143 if isinstance(exc, Terminated) else 130
     finally:
         if writer is not None:
             writer.release()
-        if log:
+        if log and log is not out:
             log.close()
         if hasattr(capture, "release"):
             capture.release()
@@ -281,10 +331,31 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
     return status
 
 
+def prepare_output(path: str | None, option: str) -> None:
+    """Create the folder of an output file before the camera opens; a clear error if that fails."""
+    if not path or path == "-":
+        return
+    folder = Path(path).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot create the folder {folder} ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{option} {path}: the folder {folder} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.stride < 1:
         raise ValueError("--stride must be at least 1")
+    if args.max_frames < 0:
+        raise ValueError(f"--max-frames must be 0 (no limit) or more, got {args.max_frames}")
+    if args.reconnect <= 0:
+        raise ValueError(f"--reconnect must be more than 0 seconds, got {args.reconnect:g}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
     parse_roi(args.roi)
+    prepare_output(args.save, "--save")
+    prepare_output(args.jsonl, "--jsonl")
     reader = build_reader(args, threads=args.threads)
     capture, live = open_source(args.source)
     return live_loop(capture, live, reader, args)
