@@ -35,7 +35,7 @@ from digitlens.commands.common import (
     result_row,
     write_image,
 )
-from digitlens.preprocess.load import display_name
+from digitlens.preprocess.load import display_name, set_quiet_decoding
 from digitlens.progress import Progress
 from digitlens.sources import image_inputs
 
@@ -85,6 +85,7 @@ def _init_worker(args: argparse.Namespace, save_dir: str | None, threads: int | 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
     _reader = build_reader(args, threads=threads)
     _save_dir = save_dir
+    set_quiet_decoding()
 
 
 def process_one(path: str, save_name: str | None = None) -> dict:
@@ -378,3 +379,4 @@ def _init_worker_inline(args, save_dir) -> None:
     global _reader, _save_dir
     _reader = build_reader(args, threads=None)
     _save_dir = save_dir
+    set_quiet_decoding()

@@ -20,6 +20,7 @@ from digitlens.commands.common import (
     build_reader,
     check_output_folder,
     have_display,
+    one_line,
     refuse_overwriting_inputs,
     result_row,
     safe_stem,
@@ -27,7 +28,7 @@ from digitlens.commands.common import (
 )
 from digitlens.preprocess import preprocess
 from digitlens.preprocess.debug import write_debug
-from digitlens.preprocess.load import IMAGE_SUFFIXES, ImageLoadError, display_name, load_image
+from digitlens.preprocess.load import IMAGE_SUFFIXES, display_name, load_image, set_quiet_decoding
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     for folder in sorted({t.parent for t in targets.values()}):
         check_output_folder(folder, [], "--save")  # before the first image, not midway
     reader = build_reader(args)
+    set_quiet_decoding()  # each bad file gets one line of ours, not the decoder's warnings
     show = args.show and have_display()
     if args.show and not show:
         print("digitlens photo: no display found; --show ignored", file=sys.stderr)
@@ -81,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
             image = load_image(path)
             pre = preprocess(image, reader.config, keep_stages=bool(args.debug))
             reading = reader.read_preprocessed(pre)
-        except ImageLoadError as exc:
+        except Exception as exc:  # one bad image never stops the rest (ImageLoadError is the expected one)
             failures += 1
+            if not isinstance(exc, (ValueError, MemoryError)):
+                exc = f"internal error ({type(exc).__name__}: {one_line(exc)})"
             row = result_row(path, exc)
             if args.json:
                 print(json.dumps(row), flush=True)

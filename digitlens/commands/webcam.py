@@ -13,7 +13,6 @@ Exit status: 0 source ended or user quit, 1 the camera stopped delivering frames
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ import numpy as np
 from digitlens.cli import Terminated
 from digitlens.commands.common import add_reader_arguments, annotate, build_reader, have_display, write_image
 from digitlens.inference.reader import Digit, Reader, Reading, compose_text
+from digitlens.preprocess.load import quiet_stderr
 from digitlens.sources import SourceError, is_stream, parse_camera
 
 WINDOW = "digitlens"
@@ -75,25 +75,6 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"--roi needs a positive size and origin, got {text!r}")
     return x, y, w, h
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """Silence file descriptor 2 (OpenCV's and FFmpeg's own warnings while probing sources)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def open_source(source: str, opener=cv2.VideoCapture):

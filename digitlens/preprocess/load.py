@@ -14,6 +14,7 @@ or a PIL image) into an array, or raises ImageLoadError (a ValueError) saying wh
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -60,6 +61,7 @@ IMAGE_SUFFIXES = {
 }
 
 _limit: int | None = None
+_quiet = False
 
 
 class ImageLoadError(ValueError):
@@ -68,6 +70,34 @@ class ImageLoadError(ValueError):
 
 class ImageTypeError(ImageLoadError, TypeError):
     """The object handed in is not an image of any kind we accept (a ValueError and a TypeError)."""
+
+
+# ---- decoder noise ------------------------------------------------------------------------
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence file descriptor 2 for a moment: C libraries (libjpeg, libpng, FFmpeg) print there directly."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def set_quiet_decoding(quiet: bool = True) -> None:
+    """For the commands: decoder warnings ('Corrupt JPEG data', OpenCV's log) stay off stderr,
+    where each bad file already gets its one line.  A library user's process is left alone."""
+    global _quiet
+    _quiet = quiet
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT if quiet else cv2.utils.logging.LOG_LEVEL_WARNING)
 
 
 # ---- the pixel limit --------------------------------------------------------------------
@@ -416,11 +446,12 @@ def decode_image(data: bytes, name: str = "<bytes>", max_pixels: int | None = No
             return _decode_with_pillow(data, name, "HEIC/HEIF")
     buf = np.frombuffer(data, np.uint8)
     try:
-        if data[:2] == b"\xff\xd8":
-            # colour decode applies EXIF orientation; JPEG has no alpha to lose
-            img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
-        else:
-            img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        with quiet_stderr() if _quiet else contextlib.nullcontext():
+            if data[:2] == b"\xff\xd8":
+                # colour decode applies EXIF orientation; JPEG has no alpha to lose
+                img = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+            else:
+                img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         if "MAX_IMAGE_PIXELS" in str(exc):
             raise ImageLoadError(f"{name}: too large: declares more pixels than OpenCV's limit") from None
