@@ -256,7 +256,14 @@ def _stop(executor) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
 
 
-def run_pool(tasks: list[tuple[str, str | None]], n_workers: int, args, save_dir) -> Iterator[dict]:
+def run_pool(
+    tasks: list[tuple[str, str | None]],
+    n_workers: int,
+    args,
+    save_dir,
+    work: Callable = _process_task,
+    init: Callable = _init_worker,
+) -> Iterator[dict]:
     """Rows as workers finish them; a dead worker is replaced and its images retried alone.
 
     At most n_workers images are in flight.  When a worker dies every image in flight
@@ -274,17 +281,15 @@ def run_pool(tasks: list[tuple[str, str | None]], n_workers: int, args, save_dir
     try:
         while queue or suspects or inflight:
             if executor is None:
-                executor = ProcessPoolExecutor(
-                    n_workers, mp_context=ctx, initializer=_init_worker, initargs=(args, save_dir)
-                )
+                executor = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=init, initargs=(args, save_dir))
             if suspects:
                 if not inflight:
                     task = suspects.popleft()
-                    inflight[_spawn_quietly(lambda t=task, ex=executor: ex.submit(_process_task, t))] = (task, True)
+                    inflight[_spawn_quietly(lambda t=task, ex=executor: ex.submit(work, t))] = (task, True)
             else:
                 while queue and len(inflight) < n_workers:
                     task = queue.popleft()
-                    inflight[_spawn_quietly(lambda t=task, ex=executor: ex.submit(_process_task, t))] = (task, False)
+                    inflight[_spawn_quietly(lambda t=task, ex=executor: ex.submit(work, t))] = (task, False)
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             broken = False
             for fut in done:
@@ -328,7 +333,8 @@ def run(args: argparse.Namespace) -> int:
         workers = max_workers()
     save_dir = None
     if args.save_annotated:
-        save_dir = str(check_output_folder(args.save_annotated, inputs, "--save-annotated"))
+        tree = args.source if args.recursive and Path(args.source).is_dir() else None
+        save_dir = str(check_output_folder(args.save_annotated, inputs, "--save-annotated", tree))
     build_reader(args, threads=1)  # fail fast on a bad model, before any worker starts
     writer = ResultWriter(args.out, args.resume)
     names = annotated_names(inputs) if save_dir else {}

@@ -116,10 +116,20 @@ def annotated_names(paths: list[str]) -> dict[str, str]:
     return names
 
 
-def check_output_folder(folder: str | os.PathLike, inputs: list[str], option: str) -> Path:
-    """Create and probe an output folder before any image is read; refuse one that holds inputs."""
+def check_output_folder(
+    folder: str | os.PathLike, inputs: list[str], option: str, tree: str | os.PathLike | None = None
+) -> Path:
+    """Create and probe an output folder before any image is read.
+
+    Refused: a folder that holds inputs, or one inside `tree` (a folder read recursively,
+    whose next run would read the annotated copies as inputs).
+    """
     d = Path(folder)
     real = os.path.realpath(d)
+    if tree is not None:
+        top = os.path.realpath(tree)
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            raise ValueError(f"{option} {display_name(d)} lies inside the folder being read; choose one outside it")
     for p in inputs:
         rp = os.path.realpath(p)
         if os.path.dirname(rp) == real or rp.startswith(real.rstrip(os.sep) + os.sep):
