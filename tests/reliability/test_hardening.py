@@ -56,6 +56,24 @@ def write_png(path: Path, img: np.ndarray | None = None) -> Path:
     return path
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """communicate() that kills the process when it overruns: a hang fails the test and leaves nothing behind."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            kids = _children(proc.pid)
+        except OSError:
+            kids = []
+        for pid in [proc.pid, *kids]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.communicate()
+        pytest.fail(f"still running after {timeout}s: hung")
+
+
 def rows_of(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -150,6 +168,7 @@ def test_batch_survives_a_worker_killed_from_outside(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     deadline = time.time() + 120
     victim = None
@@ -162,7 +181,7 @@ def test_batch_survives_a_worker_killed_from_outside(tmp_path):
         time.sleep(0.01)
     assert victim, "no worker found"
     os.kill(victim, signal.SIGKILL)
-    _, err = proc.communicate(timeout=180)  # before the fix: hangs here forever
+    _, err = finish(proc, 180)  # before the fix: hung here forever
     assert proc.returncode == 0, err
     files = [r["file"] for r in rows_of(out)]
     assert sorted(files) == sorted(str(p) for p in src.iterdir()) and len(set(files)) == 14
@@ -461,6 +480,19 @@ def _pngs(folder: Path, n: int) -> Path:
     return folder
 
 
+def _worker_importing(pid: int) -> bool:
+    """A worker has loaded numpy but is still importing (onnxruntime comes later): mid-start-up."""
+    for kid in _children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                maps = Path(f"/proc/{kid}/maps").read_bytes()
+                if b"_multiarray_umath" in maps and b"onnxruntime" not in maps:
+                    return True
+        except OSError:
+            pass
+    return False
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_early_ctrl_c_leaves_no_worker_traceback(tmp_path):
     src = _pngs(tmp_path / "in", 6)
@@ -472,13 +504,10 @@ def test_early_ctrl_c_leaves_no_worker_traceback(tmp_path):
         start_new_session=True,
     )
     deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
-        kids = _children(proc.pid)
-        if any(b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes() for k in kids if Path(f"/proc/{k}").exists()):
-            break  # workers exist and are still importing
-        time.sleep(0.005)
+    while time.time() < deadline and proc.poll() is None and not _worker_importing(proc.pid):
+        time.sleep(0.002)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole process group
-    _, err = proc.communicate(timeout=120)
+    _, err = finish(proc, 120)
     assert proc.returncode in (130, 0), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
 
@@ -512,7 +541,7 @@ def test_sigterm_gives_the_summary(tmp_path):
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    _, err = finish(proc, 60)
     assert proc.returncode == 143, err
     assert "images read" in err and "Traceback" not in err
     assert 2 <= len(rows_of(out)) < 30  # whole lines only
