@@ -33,6 +33,7 @@ from digitlens.commands.common import (
     check_output_folder,
     refuse_overwriting_inputs,
     result_row,
+    safe_stem,
     write_image,
 )
 from digitlens.preprocess.load import display_name, set_quiet_decoding
@@ -80,23 +81,29 @@ _reader = None
 _save_dir = None
 
 
-def _init_worker(args: argparse.Namespace, save_dir: str | None, threads: int | None = 1) -> None:
+def _init_worker(args: argparse.Namespace, save_dir: str | None, root: str | None = None) -> None:
+    """Per worker process: one reader on one thread (`root` is accepted for older callers, unused)."""
     global _reader, _save_dir
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
-    _reader = build_reader(args, threads=threads)
+    _reader = build_reader(args, threads=1)
     _save_dir = save_dir
     set_quiet_decoding()
 
 
 def process_one(path: str, save_name: str | None = None) -> dict:
-    """One input -> one result row (see common.result_row); never raises."""
+    """One input -> one result row (see common.result_row); never raises.
+
+    `save_name`: the annotated copy's file name, from common.annotated_names(all inputs)
+    so that names are unique; without it the input's own stem is used.
+    """
     from digitlens.preprocess.load import load_image
 
     try:
         image = load_image(path)
         reading = _reader.read(image)
-        if _save_dir and save_name:
-            write_image(Path(_save_dir) / save_name, annotate(image, reading))
+        if _save_dir:
+            name = save_name or f"{safe_stem(path)}.annotated.png"
+            write_image(Path(_save_dir) / name, annotate(image, reading))
     except (ValueError, OSError, MemoryError) as exc:  # ImageLoadError is a ValueError
         return result_row(path, exc)
     except Exception as exc:  # a bug must cost one row, not the run
@@ -381,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if n_errors else 0
 
 
-def _init_worker_inline(args, save_dir) -> None:
+def _init_worker_inline(args, save_dir, root=None) -> None:
     global _reader, _save_dir
     _reader = build_reader(args, threads=None)
     _save_dir = save_dir

@@ -551,7 +551,8 @@ def _video(path: Path, scenes: list[tuple[np.ndarray, int]]) -> Path:
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 200))
     for frame, count in scenes:
         for _ in range(count):
-            w.write(cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame)
+            bgr = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR) if frame.ndim == 2 else frame
+            w.write(cv2.resize(bgr, (320, 200)))
     w.release()
     return path
 
@@ -566,6 +567,27 @@ def test_webcam_without_a_window_prints_readings(tmp_path, capsys, mnist_test):
     frames = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [f["frame"] for f in frames] == list(range(8))
     assert not (tmp_path / "-").exists() and not (ROOT / "-").exists()
+
+
+def test_sigterm_in_webcam_closes_the_log_and_exits_143(tmp_path):
+    video = _video(tmp_path / "v.mp4", [(plain_page(), 400)])
+    log = tmp_path / "f.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digitlens", "webcam", "--source", str(video), "--no-show", "--jsonl", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if log.exists() and log.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = finish(proc, 60)
+    assert proc.returncode == 143, err
+    assert "frames read" in err and "Traceback" not in err
+    assert len([json.loads(line) for line in log.read_text().splitlines()]) >= 3  # whole lines
 
 
 def test_webcam_option_errors_are_clear(tmp_path, capsys):
