@@ -23,11 +23,10 @@ __version__ = "0.1.0"
 _default_reader: Reader | None = None
 
 
-def read(image: str | os.PathLike[str] | np.ndarray, **reader_options: Any) -> Reading:
-    """Read the digits of an image (a path or a numpy array) with the shipped model."""
+def read(image: Any, **reader_options: Any) -> Reading:
+    """Read the digits of an image (a path, image-file bytes, a numpy array or a PIL image) with the shipped model."""
     global _default_reader
     from digitlens.inference.reader import Reader
-    from digitlens.preprocess.load import load_image
 
     if reader_options:
         reader = Reader(**reader_options)
@@ -35,8 +34,6 @@ def read(image: str | os.PathLike[str] | np.ndarray, **reader_options: Any) -> R
         if _default_reader is None:
             _default_reader = Reader()
         reader = _default_reader
-    if isinstance(image, (str, os.PathLike)):
-        image = load_image(image)
     return reader.read(image)
 
 

@@ -1,4 +1,4 @@
-"""A dependency-free progress bar (count, rate, ETA) for training and batch runs."""
+"""Progress bars for training and batch runs: tqdm on a terminal, quiet elsewhere."""
 
 from __future__ import annotations
 
@@ -6,44 +6,53 @@ import sys
 import time
 from typing import TextIO
 
+from tqdm import tqdm
+
 
 class Progress:
-    """Redraws one line on a terminal; prints nothing but the final line elsewhere."""
+    """A tqdm bar drawn only when the stream is a terminal.
 
-    def __init__(self, total: int | None, desc: str = "", stream: TextIO | None = None, min_interval: float = 0.2):
+    Elsewhere (a log file, a pipe) nothing is drawn; with `final_line=True` close()
+    writes one summary line, so a training log keeps one line per epoch.
+    """
+
+    def __init__(
+        self, total: int | None, desc: str = "", stream: TextIO | None = None, final_line: bool = True, **_ignored
+    ):
         self.total = total
         self.desc = desc
         self.stream = stream if stream is not None else sys.stderr
         self.count = 0
-        self.start = time.perf_counter()
         self.postfix = ""
-        self._last = 0.0
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.min_interval = min_interval
+        self.final_line = final_line
+        self.start = time.perf_counter()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.bar = tqdm(total=total, desc=desc, file=self.stream, disable=not self.tty, dynamic_ncols=True, leave=True)
 
     def update(self, n: int = 1, postfix: str | None = None) -> None:
         self.count += n
         if postfix is not None:
             self.postfix = postfix
-        now = time.perf_counter()
-        if self._tty and now - self._last >= self.min_interval:
-            self._last = now
-            self.stream.write("\r" + self.line() + "\033[K")
+            self.bar.set_postfix_str(postfix, refresh=False)
+        self.bar.update(n)
+
+    def note(self, text: str) -> None:
+        """A line above the bar (or just the line, off a terminal)."""
+        if self.tty:
+            self.bar.write(text, file=self.stream)
+        else:
+            self.stream.write(text + "\n")
             self.stream.flush()
 
     def line(self) -> str:
         elapsed = time.perf_counter() - self.start
         rate = self.count / elapsed if elapsed > 0 else 0.0
-        if self.total:
-            frac = min(1.0, self.count / self.total)
-            bar = "#" * int(frac * 24)
-            eta = (self.total - self.count) / rate if rate > 0 else 0.0
-            head = f"{self.desc} [{bar:<24}] {self.count}/{self.total} {rate:.1f}/s eta {eta:.0f}s"
-        else:
-            head = f"{self.desc} {self.count} {rate:.1f}/s"
-        return f"{head} {self.postfix}".rstrip()
+        total = f"/{self.total}" if self.total else ""
+        return f"{self.desc} {self.count}{total} {rate:.1f}/s {elapsed:.1f}s {self.postfix}".strip()
 
     def close(self) -> None:
-        end = "\r" + self.line() + "\033[K\n" if self._tty else self.line() + "\n"
-        self.stream.write(end)
-        self.stream.flush()
+        self.bar.set_postfix_str(self.postfix, refresh=False)
+        self.bar.close()
+        if not self.tty and self.final_line:
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()

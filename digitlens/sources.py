@@ -38,19 +38,37 @@ def _walk(folder: Path, recursive: bool) -> list[Path]:
     return found
 
 
-def image_inputs(source: str, recursive: bool = False) -> list[Path]:
-    """A folder, a glob pattern, a text file listing paths (one per line) or one image."""
+def image_inputs(source: str, recursive: bool = False, note=None) -> list[Path]:
+    """A folder, a glob pattern, a text file listing paths (one per line) or one image.
+
+    A source that yields no image is a SourceError; `note(text)` hears about anything
+    done on the user's behalf (a '**' pattern searched recursively).
+    """
+    found = _inputs(source, recursive, note or (lambda text: None))
+    if not found:
+        raise SourceError(f"{source}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return found
+
+
+def _inputs(source: str, recursive: bool, note) -> list[Path]:
     p = Path(source)
     if p.is_dir():
         return _walk(p, recursive)
     if any(ch in source for ch in "*?["):
+        if "**" in source and not recursive:
+            note(f"'**' in {source!r} searches sub-folders, as with --recursive")
+            recursive = True
         return sorted(
-            Path(m) for m in glob.glob(source, recursive=recursive) if Path(m).suffix.lower() in IMAGE_SUFFIXES
+            Path(m)
+            for m in glob.glob(source, recursive=recursive)
+            if Path(m).suffix.lower() in IMAGE_SUFFIXES and not Path(m).is_dir()
         )
     if p.is_file() and p.suffix.lower() in (".txt", ".lst", ".list"):
         base = p.parent
         out = []
-        for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+        # utf-8-sig: a byte-order mark (Windows Notepad) is not part of the first name;
+        # surrogateescape: names that are not UTF-8 still name their files
+        for line in p.read_text(encoding="utf-8-sig", errors="surrogateescape").splitlines():
             line = line.strip()
             if line and not line.startswith("#"):
                 q = Path(line)

@@ -1,9 +1,10 @@
-"""What the photo, batch and webcam commands share: reader options, drawing, saving."""
+"""What the photo, batch and webcam commands share: reader options, result rows, drawing, saving."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -11,6 +12,10 @@ import numpy as np
 
 from digitlens.inference.reader import DEFAULT_CONF, Reader, Reading
 from digitlens.preprocess.config import THRESHOLD_METHODS, PreprocessConfig
+from digitlens.preprocess.load import MAX_PIXELS, PIXELS_ENV, display_name, set_pixel_limit
+
+#: --ink choices -> PreprocessConfig.invert (True: the pipeline inverts dark ink on light paper)
+INK = {"auto": None, "dark": True, "light": False}
 
 
 def add_reader_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,13 +32,16 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
         default="otsu",
         help="threshold method (default: otsu on the flattened image)",
     )
-    pol = p.add_mutually_exclusive_group()
-    pol.add_argument(
-        "--invert", dest="invert", action="store_true", default=None, help="dark ink on light paper (default: detect)"
+    ink = p.add_mutually_exclusive_group()
+    ink.add_argument(
+        "--ink",
+        choices=tuple(INK),
+        default="auto",
+        help="dark: dark ink on light paper; light: light chalk or ink on a dark board; auto: detect (default: auto)",
     )
-    pol.add_argument(
-        "--no-invert", dest="invert", action="store_false", help="light ink on a dark board (default: detect)"
-    )
+    # deprecated spellings, kept working but out of the help: --invert meant dark ink, --no-invert light
+    ink.add_argument("--invert", dest="ink", action="store_const", const="dark", help=argparse.SUPPRESS)
+    ink.add_argument("--no-invert", dest="ink", action="store_const", const="light", help=argparse.SUPPRESS)
     p.add_argument("--deskew", action="store_true", help="straighten slanted digits by moments (default: off)")
     p.add_argument(
         "--max-side",
@@ -41,14 +49,106 @@ def add_reader_arguments(p: argparse.ArgumentParser) -> None:
         default=PreprocessConfig.max_side,
         help=f"shrink larger images to this long side first (default: {PreprocessConfig.max_side})",
     )
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help=f"refuse images of more pixels than this, read from the header before decoding "
+        f"(default: ${PIXELS_ENV} or {MAX_PIXELS})",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> PreprocessConfig:
-    return PreprocessConfig(threshold=args.threshold, invert=args.invert, deskew=args.deskew, max_side=args.max_side)
+    return PreprocessConfig(threshold=args.threshold, invert=INK[args.ink], deskew=args.deskew, max_side=args.max_side)
 
 
 def build_reader(args: argparse.Namespace, threads: int | None = None) -> Reader:
+    """The reader the options describe; also sets this process's pixel limit from --max-pixels."""
+    if args.max_pixels is not None:
+        if args.max_pixels < 1:
+            raise ValueError(f"--max-pixels must be at least 1, got {args.max_pixels}")
+        set_pixel_limit(args.max_pixels)
     return Reader(args.model, config=config_from_args(args), conf=args.conf, threads=threads)
+
+
+def one_line(error: BaseException | str) -> str:
+    """An exception or message as one printable line."""
+    text = str(error).strip()
+    if isinstance(error, BaseException) and not text:
+        text = type(error).__name__
+    return display_name(text.splitlines()[0] if text else "error")
+
+
+def result_row(path: str | os.PathLike, outcome: Reading | BaseException | str) -> dict:
+    """The one row format of `photo --json` and `batch` (every engine): a reading or an error.
+
+    An error row has an empty text and no digits; `file` is printable even when the
+    name is not valid UTF-8 (such bytes appear as \\xNN).
+    """
+    row = {"file": display_name(path), "text": "", "digits": [], "rejected": [], "error": None}
+    if isinstance(outcome, Reading):
+        row.update(outcome.to_dict())
+    else:
+        row["error"] = one_line(outcome)
+    return row
+
+
+def annotated_names(paths: list[str]) -> dict[str, str]:
+    """Input path -> a unique file name for its annotated copy.
+
+    The name keeps the path below the inputs' common folder (`a/1.jpg` -> `a__1`), so
+    inputs with the same stem in different folders never overwrite each other; names
+    that still collide (`1.jpg`, `1.png`) get `-2`, `-3` in input order.
+    """
+    real = [os.path.realpath(p) for p in paths]
+    try:
+        root = os.path.commonpath([os.path.dirname(r) for r in real]) if real else None
+    except ValueError:  # different drives
+        root = None
+    names, taken = {}, set()
+    for p in paths:
+        stem = safe_stem(p, root)
+        name, k = f"{stem}.annotated.png", 2
+        while name in taken:
+            name, k = f"{stem}-{k}.annotated.png", k + 1
+        taken.add(name)
+        names[p] = name
+    return names
+
+
+def check_output_folder(
+    folder: str | os.PathLike, inputs: list[str], option: str, tree: str | os.PathLike | None = None
+) -> Path:
+    """Create and probe an output folder before any image is read.
+
+    Refused: a folder that holds inputs, or one inside `tree` (a folder read recursively,
+    whose next run would read the annotated copies as inputs).
+    """
+    d = Path(folder)
+    real = os.path.realpath(d)
+    if tree is not None:
+        top = os.path.realpath(tree)
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            raise ValueError(f"{option} {display_name(d)} lies inside the folder being read; choose one outside it")
+    for p in inputs:
+        rp = os.path.realpath(p)
+        if os.path.dirname(rp) == real or rp.startswith(real.rstrip(os.sep) + os.sep):
+            raise ValueError(f"{option} {display_name(d)} holds the inputs; choose a folder of its own")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=d, prefix=".digitlens-probe-"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{option} {display_name(d)}: cannot write there ({exc.strerror or exc})") from None
+    return d
+
+
+def refuse_overwriting_inputs(outputs: list[str | os.PathLike], inputs: list[str], option: str) -> None:
+    """No output may replace an input (compared as resolved paths)."""
+    real_inputs = {os.path.realpath(p) for p in inputs if p != "-"}
+    for out in outputs:
+        if os.path.realpath(out) in real_inputs:
+            raise ValueError(f"{option} {display_name(out)} is one of the inputs; refusing to overwrite it")
 
 
 def annotate(image: np.ndarray, reading: Reading, fps: float | None = None) -> np.ndarray:

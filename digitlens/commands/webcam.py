@@ -4,27 +4,31 @@ For a camera a background thread keeps only the newest frame, so a slow frame ne
 makes the picture lag behind the scene; a video file is read frame by frame.  Results
 come from a generator (`live_results`), and display, video saving and the JSONL log
 are consumers of it, each optional.
+Without a window each change of reading is printed to stdout (`frame<TAB>text`), or
+every frame as JSON with `--jsonl -`.
 Exit status: 0 source ended or user quit, 1 the camera stopped delivering frames,
-2 usage error (source cannot be opened), 130 interrupted.
+2 usage error (source cannot be opened), 130 interrupted, 143 terminated.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
 
 import cv2
 import numpy as np
 
+from digitlens.cli import Terminated
 from digitlens.commands.common import add_reader_arguments, annotate, build_reader, have_display, write_image
 from digitlens.inference.reader import Digit, Reader, Reading, compose_text
+from digitlens.preprocess.load import quiet_stderr
 from digitlens.sources import SourceError, is_stream, parse_camera
 
 WINDOW = "digitlens"
@@ -36,10 +40,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--roi", default=None, metavar="X,Y,W,H", help="read only this region of the frame (default: whole frame)"
     )
     p.add_argument("--stride", type=int, default=1, help="read every Nth frame (default: 1)")
-    p.add_argument("--no-show", action="store_true", help="no window, for servers (default: show a window)")
+    p.add_argument(
+        "--no-show",
+        action="store_true",
+        help="no window, for servers; each change of reading is printed as frame<TAB>text (default: show a window)",
+    )
     p.add_argument("--save", default=None, metavar="OUT.mp4", help="write the annotated video (default: none)")
     p.add_argument(
-        "--jsonl", default=None, metavar="OUT.jsonl", help="write one JSON line per frame read (default: none)"
+        "--jsonl",
+        default=None,
+        metavar="OUT.jsonl",
+        help="write one JSON line per frame read; '-' writes them to stdout (default: none)",
     )
     p.add_argument("--snapshot-dir", default=".", help="where the s key saves snapshots (default: current folder)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames, 0 = no limit (default: 0)")
@@ -66,8 +77,13 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
-def open_source(source: str, opener: Callable[..., Any] = cv2.VideoCapture) -> tuple[Any, bool]:
-    """-> (capture, is_camera).  A clear SourceError when nothing opens."""
+def open_source(source: str, opener=cv2.VideoCapture):
+    """-> (capture, is_camera).  A clear SourceError when nothing opens; backend noise is kept off stderr."""
+    with quiet_stderr():
+        return _open_source(source, opener)
+
+
+def _open_source(source: str, opener):
     index = parse_camera(source)
     if index is not None:
         cap = opener(index)
@@ -98,12 +114,12 @@ def open_source(source: str, opener: Callable[..., Any] = cv2.VideoCapture) -> t
 class LatestFrame:
     """Reads a live capture on a thread and keeps only the newest frame."""
 
-    def __init__(self, capture: Any):  # cv2.VideoCapture or anything with read() -> (ok, frame)
+    def __init__(self, capture):
         self.capture = capture
-        self.frame: np.ndarray | None = None
+        self.frame = None
         self.seq = 0
         self.error: str | None = None
-        self.failures_since: float | None = None
+        self.failures_since = None
         self._lock = threading.Condition()
         self._stop = False
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -125,7 +141,7 @@ class LatestFrame:
             if not ok:
                 time.sleep(0.05)
 
-    def next(self, last_seq: int, timeout: float) -> tuple[np.ndarray | None, int]:
+    def next(self, last_seq: int, timeout: float):
         """Wait for a frame newer than last_seq; None when none came within timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -141,7 +157,7 @@ class LatestFrame:
         self.thread.join(timeout=2)
 
 
-def frames(capture: Any, live: bool, stride: int = 1, reconnect: float = 3.0) -> Iterator[tuple[int, np.ndarray]]:
+def frames(capture, live: bool, stride: int = 1, reconnect: float = 3.0) -> Iterator[tuple[int, np.ndarray]]:
     """(frame index, frame) from a capture; CameraLost when a live source stalls."""
     stride = max(1, stride)
     if live:
@@ -185,21 +201,27 @@ class FrameResult:
 
 
 def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
-    def move(ds: list[Digit]) -> list[Digit]:
-        return [Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds]
-
+    move = lambda ds: [
+        Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds
+    ]
     digits = move(reading.digits)
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)
 
 
-def live_results(
-    source_frames: Iterable[tuple[int, np.ndarray]], reader: Reader, roi: tuple[int, int, int, int] | None = None
-) -> Iterator[FrameResult]:
+def check_roi(roi, frame: np.ndarray) -> None:
+    x, y, w, h = roi
+    fh, fw = frame.shape[:2]
+    if x + w > fw or y + h > fh:
+        raise ValueError(f"--roi {x},{y},{w},{h} does not fit in the {fw}x{fh} frame")
+
+
+def live_results(source_frames, reader: Reader, roi=None) -> Iterator[FrameResult]:
     """Read every frame the source yields; FPS is a moving average of the loop rate."""
     start = last = time.perf_counter()
     fps = 0.0
     for index, frame in source_frames:
         if roi is not None:
+            check_roi(roi, frame)
             x, y, w, h = roi
             sub = frame[y : y + h, x : x + w]
             reading = offset_reading(reader.read(sub), x, y) if sub.size else Reading("", [], [])
@@ -212,7 +234,7 @@ def live_results(
         yield FrameResult(index, now - start, frame, reading, fps)
 
 
-def draw(result: FrameResult, roi: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def draw(result: FrameResult, roi=None) -> np.ndarray:
     out = annotate(result.frame, result.reading, fps=result.fps)
     if roi is not None:
         x, y, w, h = roi
@@ -220,15 +242,18 @@ def draw(result: FrameResult, roi: tuple[int, int, int, int] | None = None) -> n
     return out
 
 
-def live_loop(capture: Any, live: bool, reader: Reader, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Consume the results: window, video, JSONL.  Every output is closed on any exit."""
+def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out=None) -> int:
+    """Consume the results: window, video, JSONL, printed readings.  Every output is closed on any exit."""
+    out = sys.stdout if out is None else out
     roi = parse_roi(args.roi)
     show = not args.no_show
     if show and not have_display():
         print("digitlens webcam: no display found; running without a window (--no-show)", file=sys.stderr)
         show = False
     writer = None
-    log = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
+    log = (out if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")) if args.jsonl else None
+    print_changes = not show and args.jsonl != "-"  # without a window, the readings go to stdout
+    last_text = None
     status, n = 0, 0
     paused = False
     try:
@@ -237,18 +262,21 @@ def live_loop(capture: Any, live: bool, reader: Reader, args: argparse.Namespace
             if log:
                 log.write(json.dumps(result.to_dict()) + "\n")
                 log.flush()
+            if print_changes and result.reading.text != last_text:
+                last_text = result.reading.text
+                print(f"{result.index}\t{last_text}", file=out, flush=True)
             drawn = draw(result, roi) if (show or args.save) else None
-            if args.save and drawn is not None:
+            if args.save:
                 if writer is None:
                     h, w = drawn.shape[:2]
                     fps = capture.get(cv2.CAP_PROP_FPS) if hasattr(capture, "get") else 0
                     writer = cv2.VideoWriter(
-                        args.save, cv2.VideoWriter.fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
+                        args.save, cv2.VideoWriter_fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
                     )
                     if not writer.isOpened():
                         raise OSError(f"{args.save}: cannot open for writing a video")
                 writer.write(drawn)
-            if show and drawn is not None:
+            if show:
                 cv2.imshow(WINDOW, drawn)
                 key = cv2.waitKey(1) & 0xFF
                 while True:
@@ -269,12 +297,12 @@ def live_loop(capture: Any, live: bool, reader: Reader, args: argparse.Namespace
     except CameraLost as exc:
         print(f"digitlens webcam: {exc}", file=sys.stderr)
         status = 1
-    except KeyboardInterrupt:
-        status = 130
+    except KeyboardInterrupt as exc:
+        status = 143 if isinstance(exc, Terminated) else 130
     finally:
         if writer is not None:
             writer.release()
-        if log:
+        if log and log is not out:
             log.close()
         if hasattr(capture, "release"):
             capture.release()
@@ -284,10 +312,31 @@ def live_loop(capture: Any, live: bool, reader: Reader, args: argparse.Namespace
     return status
 
 
+def prepare_output(path: str | None, option: str) -> None:
+    """Create the folder of an output file before the camera opens; a clear error if that fails."""
+    if not path or path == "-":
+        return
+    folder = Path(path).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot create the folder {folder} ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{option} {path}: the folder {folder} is not writable")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.stride < 1:
         raise ValueError("--stride must be at least 1")
+    if args.max_frames < 0:
+        raise ValueError(f"--max-frames must be 0 (no limit) or more, got {args.max_frames}")
+    if args.reconnect <= 0:
+        raise ValueError(f"--reconnect must be more than 0 seconds, got {args.reconnect:g}")
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
     parse_roi(args.roi)
+    prepare_output(args.save, "--save")
+    prepare_output(args.jsonl, "--jsonl")
     reader = build_reader(args, threads=args.threads)
     capture, live = open_source(args.source)
     return live_loop(capture, live, reader, args)

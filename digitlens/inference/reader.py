@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from digitlens.inference.recognizer import Recognizer
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
+from digitlens.preprocess.load import as_image
 from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, sideways_evidence, turn
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
@@ -81,8 +83,12 @@ class Reader:
         self.conf = conf
         self.rotate = rotate
 
-    def read(self, image: np.ndarray, keep_stages: bool = False, timings: dict | None = None) -> Reading:
-        """Read one image: find which way up it is (unless `rotate` is fixed), then its digits."""
+    def read(self, image: Any, keep_stages: bool = False, timings: dict | None = None) -> Reading:
+        """Read one image: find which way up it is (unless `rotate` is fixed), then its digits.
+
+        `image`: a path, the bytes of an image file, a numpy array or a PIL image (see load.as_image).
+        """
+        image = as_image(image)
         if self.rotate == "auto":
             quarters, pre = self.orientation(image, timings)
         else:

@@ -100,8 +100,11 @@ def test_reader_on_fuzz_found_cases(reader):
         np.full((50, 50), 255, np.uint8),
         np.eye(64, dtype=np.uint8) * 255,
         np.zeros((64, 64, 1), np.float32),
-        np.full((30, 30), 3.4e38, np.float64),
         np.full((30, 30), 1.0, np.float32),
+        np.full((30, 30), 255.0, np.float32),
     ):
         reading = reader.read(arr)
         assert all(0.0 <= d.confidence <= 1.0 for d in reading.digits + reading.rejected)
+    # float64 beyond float32's range once became inf then NaN; floats above 0..255 are now refused clearly
+    with pytest.raises(ValueError, match=r"expected 0\.\.1 or 0\.\.255"):
+        reader.read(np.full((30, 30), 3.4e38, np.float64))
