@@ -12,7 +12,7 @@ import numpy as np
 from digitlens.inference.recognizer import Recognizer
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 from digitlens.preprocess.load import as_image
-from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, sideways_evidence, turn
+from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, points_to_source, sideways_evidence, turn
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
 
@@ -41,6 +41,8 @@ class Reading:
     image_size: tuple[int, int] = (0, 0)
     crops: np.ndarray | None = field(default=None, repr=False, compare=False)
     rotation: int = 0  # degrees the image was turned clockwise to be read upright (boxes stay in the input's frame)
+    surface: np.ndarray | None = field(default=None, compare=False)  # [K, 2] (x, y) outline of the sheet, if found
+    stages: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)  # --debug images
 
     def to_dict(self) -> dict:
         return {
@@ -48,6 +50,9 @@ class Reading:
             "digits": [d.to_dict() for d in self.digits],
             "rejected": [d.to_dict() for d in self.rejected],
             "rotation": self.rotation,
+            "surface": None
+            if self.surface is None
+            else [[round(float(x), 1), round(float(y), 1)] for x, y in self.surface],
         }
 
 
@@ -99,6 +104,7 @@ class Reader:
         reading = self.read_preprocessed(pre)
         if timings is not None:
             timings["inference"] = timings.get("inference", 0.0) + time.perf_counter() - start
+        reading = replace(reading, surface=pre.surface, stages=pre.stages)
         return self._to_source(reading, quarters, image.shape[:2])
 
     def _digit_confidence(self, crops: np.ndarray) -> np.ndarray:
@@ -152,6 +158,7 @@ class Reader:
             reading,
             digits=back(reading.digits),
             rejected=back(reading.rejected),
+            surface=None if reading.surface is None else points_to_source(reading.surface, quarters, shape),
             image_size=(int(shape[0]), int(shape[1])),
             rotation=(quarters % 4) * 90,
         )

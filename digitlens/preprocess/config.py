@@ -36,6 +36,7 @@ class PreprocessConfig:
     surface_edge_band: float = (
         0.02  # ...right across its edge, in bands this fraction of the short side (a step, not a slope)
     )
+    board_max_level: float = 0.5  # a dark surface (a blackboard) is darker than this grey level (0..1)
     surface_levels: int = 12  # brightness levels tried for the sheet's edge (the sharpest step wins)
     surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
     # --- orientation (Reader with rotate="auto") ----------------------------------------

@@ -70,3 +70,18 @@ def sideways_evidence(boxes: np.ndarray, min_boxes: int = 1) -> float:
     ax, ay = np.abs(dx[np.arange(len(b)), nearest]), np.abs(dy[np.arange(len(b)), nearest])
     neighbour = float(np.mean((ay - ax) / np.maximum(ax + ay, 1e-9)))
     return aspect + neighbour
+
+
+def points_to_source(points: np.ndarray, quarters: int, source_shape: tuple[int, int]) -> np.ndarray:
+    """Points (x, y) in the image turned by `quarters` -> the same points in the source image."""
+    q = quarters % 4
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    if q == 0 or len(p) == 0:
+        return p.copy()
+    H, W = source_shape
+    x, y = p[:, 0], p[:, 1]
+    if q == 1:
+        return np.stack([y, H - x], axis=1)
+    if q == 2:
+        return np.stack([W - x, H - y], axis=1)
+    return np.stack([W - y, x], axis=1)

@@ -82,6 +82,12 @@ def grey_digit(own: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return np.where(grown, np.clip(ink / max(core, 1e-3), 0.0, 1.0), 0.0).astype(np.float32)
 
 
+def _within(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The part of the image inside the mask's bounding box."""
+    ys, xs = np.nonzero(mask)
+    return grey[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] if len(ys) else grey
+
+
 def working_scale(shape: tuple[int, int], max_side: int) -> float:
     return min(1.0, max_side / max(shape))
 
@@ -120,13 +126,16 @@ def preprocess(
         else cv2.resize(grey_full, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
     )
     clock.tick("convert")
-    dark = dark_ink(grey, config)
+    surface = None
+    if config.find_surface:  # a sheet brighter than its desk, else a board darker than its wall
+        surface = find_surface(grey, True, config) or find_surface(grey, False, config)
+    clock.tick("surface")
+    # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
+    dark = dark_ink(grey if surface is None else _within(grey, surface.mask), config)
     ink, background = ink_strength(grey, dark, config)
-    clock.tick("illumination")
-    surface = find_surface(grey, dark, config) if config.find_surface else None
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
-    clock.tick("surface")
+    clock.tick("illumination")
     rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
     threshold = binarize(ink, grey, dark, config, exclude=rules)
     mask = remove_rules(threshold, ink, rules, config)

@@ -60,13 +60,16 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     best: tuple[float, np.ndarray, np.ndarray, float] | None = None
     # every level between the surroundings and the sheet is tried: the sheet's edge is the
     # level whose region has the sharpest step at its border
-    for level in np.unique(np.quantile(paper, np.linspace(0.05, 0.9, config.surface_levels))):
+    lo, hi = np.quantile(paper, [0.03, 0.97])
+    for level in np.linspace(lo, hi, config.surface_levels + 2)[1:-1]:
         found = _candidate(paper, closed, level, frame, b, disc, away, config)
         if found is not None and (best is None or found[0] > best[0]):
             best = found
     if best is None:
         return None
     _, inside, hull, area = best
+    if not dark and float(np.median(small[inside > 0])) < 1.0 - config.board_max_level:
+        return None  # a "board" must be dark (chalk on a blackboard); a bright page is not one
     margin = max(1, int(config.surface_margin * min(sw, sh)))
     core = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
     mask = cv2.resize(core, (w, h), interpolation=cv2.INTER_NEAREST)

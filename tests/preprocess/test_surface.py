@@ -1,0 +1,77 @@
+"""The writing surface (preprocess.surface): a sheet on a desk is found, lighting alone is not."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitlens.preprocess import PreprocessConfig, preprocess
+from digitlens.preprocess.surface import find_surface
+from tests.conftest import paper_with_digits
+
+
+def _desk(h: int = 600, w: int = 800, seed: int = 0) -> np.ndarray:
+    """A dark wood-grain desk: streaks with dark knots that a threshold calls ink."""
+    rng = np.random.default_rng(seed)
+    rows = np.cumsum(rng.normal(0, 1, h))[:, None] * 0.8
+    grain = 90 + 25 * np.sin(np.arange(w)[None, :] / 9.0 + rows / 7.0)
+    desk = grain + rng.normal(0, 6, (h, w))
+    for _ in range(12):  # knots and stains
+        cv2.ellipse(
+            desk,
+            (int(rng.integers(0, w)), int(rng.integers(0, h))),
+            (18, 6),
+            float(rng.integers(0, 180)),
+            0,
+            360,
+            30,
+            3,
+        )
+    return np.clip(desk, 0, 255).astype(np.uint8)
+
+
+SHEET = np.array([[200, 90], [640, 130], [610, 520], [170, 480]], np.int32)
+
+
+def _sheet_on_desk(mnist_test) -> tuple[np.ndarray, str]:
+    img = _desk()
+    cv2.fillConvexPoly(img, SHEET, 228)
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[0]) for d in (3, 8, 6)]
+    line, _ = paper_with_digits([mnist_test.images[i] for i in picks], height=70, size=(300, 120), origin=(20, 25))
+    img[240:360, 260:560] = np.minimum(img[240:360, 260:560], line)
+    return img, "386"
+
+
+def test_a_sheet_on_a_desk_is_found_and_only_its_writing_read(mnist_test, reader):
+    img, text = _sheet_on_desk(mnist_test)
+    grey = img.astype(np.float32) / 255
+    surface = find_surface(grey, True, PreprocessConfig())
+    assert surface is not None
+    # the outline hugs the sheet: its area within 15% of the sheet's
+    assert cv2.contourArea(surface.polygon.astype(np.float32)) == pytest.approx(cv2.contourArea(SHEET), rel=0.15)
+    assert reader.read(img).text == text
+    without = reader.__class__(config=PreprocessConfig(find_surface=False)).read(img).text
+    assert without != text  # the desk's knots are read as digits when the surface is ignored
+
+
+def test_lighting_falloff_on_one_sheet_is_not_a_surface():
+    h, w = 480, 640
+    yy, xx = np.mgrid[0:h, 0:w]
+    lamp = 235 - 120 * (((xx - 200) / w) ** 2 + ((yy - 150) / h) ** 2)  # a lamp's fall-off and vignetting
+    grey = np.clip(lamp, 0, 255).astype(np.float32) / 255
+    assert find_surface(grey, True, PreprocessConfig()) is None
+
+
+def test_a_page_filling_the_frame_and_tight_crops_are_all_surface():
+    page = np.full((480, 640), 0.9, np.float32)
+    page[:6, :] = 0.3  # a sliver of desk
+    assert find_surface(page, True, PreprocessConfig()) is None
+    assert find_surface(np.full((120, 300), 0.9, np.float32), True, PreprocessConfig()) is None
+
+
+def test_surface_outline_is_reported_in_input_pixels(mnist_test):
+    img, _ = _sheet_on_desk(mnist_test)
+    big = cv2.resize(img, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_LINEAR)  # 2000 px: shrunk to max_side
+    pre = preprocess(big)
+    assert pre.surface is not None
+    lo, hi = pre.surface.min(axis=0), pre.surface.max(axis=0)
+    assert lo == pytest.approx(SHEET.min(axis=0) * 2.5, abs=40) and hi == pytest.approx(SHEET.max(axis=0) * 2.5, abs=40)
