@@ -171,7 +171,7 @@ def draw_mark(symbol: str, height: int, rng: np.random.Generator, stroke: float 
         # pen pressure: the width changes slowly along the stroke
         widths = stroke * _SS * np.clip(1 + 0.25 * np.sin(np.linspace(0, np.pi, len(px)) + rng.uniform(0, 3)), 0.6, 1.4)
         for i in range(len(px) - 1):
-            th = max(1, int(round(widths[i] * rng.uniform(0.9, 1.1))))
+            th = max(1, round(float(widths[i]) * rng.uniform(0.9, 1.1)))
             cv2.line(canvas, tuple(px[i]), tuple(px[i + 1]), 255, th, cv2.LINE_AA, shift=4)
         if len(px) == 1:
             cv2.circle(canvas, tuple(px[0]), max(1, int(stroke * _SS / 2)), 255, -1, cv2.LINE_AA, shift=4)
