@@ -23,6 +23,8 @@ desk, scale and the page outline (`polygon`, stored-image coordinates).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 
@@ -197,19 +199,27 @@ def make_real_scene(
     else:
         fill = rng.uniform(0.5, 1.1) if kind == "bigframe" else rng.uniform(0.45, 1.4)
         h_d = fill * short / page_cd[1]
-    h_d = float(np.clip(h_d, 12.0, 0.9 * Hu))
+    h_d = float(np.clip(h_d, 12.0 if kind == "bigframe" else 14.0, 0.9 * Hu))
     pen_ = make_pen(rng, pen)
+    if kind == "closeup":  # a big digit is not written with a thicker pen
+        pen_ = replace(pen_, width=pen_.width / rng.uniform(1.0, 2.5))
     cap = min(400.0, 2600.0 / max(page_cd))
     cd = float(max(10.0, min(h_d, cap)))
     marks = 0.0 if layout == "single" else (0.5 if rng.random() < 0.45 else 0.0)
-    page = write_page(rng, ink, labels, surface, layout, pen_, cd, page_cd, marks)
-    ph_px, pw_px = page.alpha.shape
-
-    # the camera and where the page lies on the desk
+    # the camera's view: skew and tilt decided first, so that the writing is planned to fit the frame
     strong = rng.random() < 0.3
     P, tilt = _camera(rng, Wu, Hu, strong)
     skew = float(rng.normal(0, 3) if rng.random() < 0.45 else rng.uniform(-40, 40))
     theta = np.deg2rad(skew)
+    room = 0.8 if strong else 0.9
+    fw, fh = Wu / h_d * room, Hu / h_d * room
+    c, s_ = abs(np.cos(theta)), abs(np.sin(theta))
+    if s_ > 0.05:  # a turned block needs room along both axes
+        fw = fh = min(fw, fh) / (c + s_)
+    page = write_page(rng, ink, labels, surface, layout, pen_, cd, page_cd, marks, max_text=(fw, max(fh, 1.5)))
+    ph_px, pw_px = page.alpha.shape
+
+    # where the page lies on the desk
     k = h_d / cd
     tx0, ty0, tx1, ty1 = page.text_box
     m = 0.3 * cd

@@ -142,8 +142,13 @@ def write_page(
     cd: float,
     page_cd: tuple[float, float],
     marks: float = 0.0,
+    max_text: tuple[float, float] | None = None,
 ) -> Page:
-    """A page `page_cd` (width, height in digit heights) with writing `cd` canvas pixels high."""
+    """A page `page_cd` (width, height in digit heights) with writing `cd` canvas pixels high.
+
+    `max_text` (width, height in digit heights) bounds the writing further, so that it fits
+    the photo's frame at the size it is meant to have there.
+    """
     pw_cd, ph_cd = page_cd
     ruled = surface == "ruled"
     squared = surface == "squared"
@@ -158,12 +163,16 @@ def write_page(
         pitch = rng.uniform(1.4, 2.4)
     margin_left = 0.14 if ruled and rng.random() < 0.8 else 0.06
     usable_w = pw_cd * (1 - margin_left - 0.06)
+    avail_h = ph_cd * 0.85
+    if max_text:
+        usable_w = min(usable_w, max_text[0])
+        avail_h = min(avail_h, max_text[1])
     adv = 0.95  # average advance per digit, in digit heights
     block_gap = rng.uniform(3.5, 6)
     max_digits = int(usable_w / adv)
     if layout == "blocks":
         max_digits = int((usable_w - block_gap) / adv)
-    max_rows = int(ph_cd * 0.85 / pitch)
+    max_rows = int(max(1.0, avail_h - 1) / pitch) + 1
     plan = plan_text(rng, layout, max_digits, max_rows, marks)
 
     # place tokens in text coordinates (pixels, origin at the first row's top-left)
