@@ -23,6 +23,7 @@ desk, scale and the page outline (`polygon`, stored-image coordinates).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import cv2
@@ -88,7 +89,8 @@ def _corners(w: float, h: float) -> np.ndarray:
 
 def _local_scale(M: np.ndarray, x: float, y: float) -> float:
     p = _project(M, [[x, y], [x + 1, y], [x, y + 1]])
-    return float(np.sqrt(abs(np.cross(p[1] - p[0], p[2] - p[0]))))
+    (ax, ay), (bx, by) = p[1] - p[0], p[2] - p[0]
+    return float(np.sqrt(abs(ax * by - ay * bx)))
 
 
 def _warp(img: np.ndarray, alpha: np.ndarray, M: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -303,11 +305,15 @@ def make_real_scene(
                 layers.append((pim, pal, Spen, 1.5))
                 extras.append("pen")
                 break
+    shade = np.ones((Hu, Wu), np.float32)  # light left by the shadows on what is seen (one channel: cheaper)
     for lim, lal, Sl, gain in layers:
-        wimg, wal = _warp(lim, lal, P @ Sl, (Wu, Hu))
-        sh = _soft(wal, shift, shadow_sigma * gain)
-        img *= (1 - shadow_strength * min(1.0, gain) * sh)[:, :, None]
-        img += (wimg - img) * wal[:, :, None]
+        wimg, wal = _warp(lim.astype(np.float32), lal.astype(np.float32), P @ Sl, (Wu, Hu))
+        shade *= 1 - shadow_strength * min(1.0, gain) * _soft(wal, shift, shadow_sigma * gain)
+        np.subtract(wimg, img, out=wimg)  # in place: big frames make fresh arrays slow
+        wimg *= wal[:, :, None]
+        img += wimg
+        del wimg
+        shade += (1 - shade) * wal  # a layer is not in its own shadow
 
     # light: a lamp gradient, vignette, a cast shadow, colour temperature and exposure
     q = max(1.0, max(Wu, Hu) / 400)
@@ -324,8 +330,9 @@ def make_real_scene(
         light *= 1 - rng.uniform(0.2, 0.5) * cast
     exposure = rng.uniform(0.45, 0.7) if rng.random() < 0.15 else rng.uniform(0.8, 1.1)
     tint = _choice(rng, [(1.0, 1.0, 1.0), (0.86, 0.95, 1.04), (1.05, 1.0, 0.94), (1.0, 1.02, 0.97)])
-    light = cv2.resize(light, (Wu, Hu), interpolation=cv2.INTER_LINEAR) * exposure
-    img *= light[:, :, None] * np.array(tint, np.float32)
+    light = cv2.resize(light, (Wu, Hu), interpolation=cv2.INTER_LINEAR) * np.float32(exposure) * shade
+    img *= light[:, :, None]
+    img *= np.array(tint, np.float32)
     if rng.random() < 0.1:  # glare on the page
         gx, gy = _project(Hpage, [[pw_px * rng.uniform(0.2, 0.8), ph_px * rng.uniform(0.2, 0.8)]])[0]
         r = rng.uniform(0.05, 0.2) * short / q
@@ -345,11 +352,10 @@ def make_real_scene(
         Rm = cv2.getRotationMatrix2D((L / 2 - 0.5, L / 2 - 0.5), rng.uniform(0, 180), 1.0)
         kern = cv2.warpAffine(kern, Rm, (L, L))
         img = cv2.filter2D(img, -1, kern / max(kern.sum(), 1e-6))
-    img = turn(img, orientation)
     noise = rng.uniform(1.0, 5.0) * (1.6 if exposure < 0.75 else 1.0)
     luma = rng.standard_normal(img.shape[:2], dtype=np.float32) * np.float32(noise)
-    img += luma[:, :, None] * rng.uniform(0.8, 1.2, 3).astype(np.float32)
-    img = np.clip(img, 0, 255).astype(np.uint8)
+    img += luma[:, :, None]
+    img = turn(np.clip(img, 0, 255, out=img).astype(np.uint8), orientation)
     _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 96))])
     img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
 
@@ -421,25 +427,25 @@ def generate_real(
     seed: int = 0,
     kinds: tuple[str, ...] | None = None,
     pens: tuple[str, ...] | None = None,
+    frame: tuple[int, int] | None = None,
 ) -> list[Scene]:
     """`count` real-photo scenes. Scene i depends only on (seed, i), whatever the count.
 
     Kinds and orientations follow `schedule` (or cycle through `kinds` when given); pens
     cycle through `pens` (default: every pen in turn).
     """
-    ink = DigitInk(images)
-    pens = pens or PENS
-    out = []
-    for i in range(count):
-        kind, orient = schedule(i)
-        if kinds:
-            kind, orient = kinds[i % len(kinds)], ORIENTATIONS[(i // len(kinds)) % 4]
-        rng = np.random.default_rng([seed, i])
-        out.append(make_real_scene(rng, images, labels, kind, None, orient, pens[i % len(pens)], None, ink))
-    return out
+    return list(iter_real(count, images, labels, seed, kinds, pens, frame))
 
 
-def iter_real(count: int, images: np.ndarray, labels: np.ndarray, seed: int = 0, kinds=None, pens=None):
+def iter_real(
+    count: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    kinds: tuple[str, ...] | None = None,
+    pens: tuple[str, ...] | None = None,
+    frame: tuple[int, int] | None = None,
+) -> Iterator[Scene]:
     """Like generate_real, one scene at a time (big frames are not all kept in memory)."""
     ink = DigitInk(images)
     pens = pens or PENS
@@ -448,4 +454,4 @@ def iter_real(count: int, images: np.ndarray, labels: np.ndarray, seed: int = 0,
         if kinds:
             kind, orient = kinds[i % len(kinds)], ORIENTATIONS[(i // len(kinds)) % 4]
         rng = np.random.default_rng([seed, i])
-        yield make_real_scene(rng, images, labels, kind, None, orient, pens[i % len(pens)], None, ink)
+        yield make_real_scene(rng, images, labels, kind, None, orient, pens[i % len(pens)], frame, ink)

@@ -140,9 +140,9 @@ def desk(rng: np.random.Generator, h: int, w: int, name: str) -> np.ndarray:
     """
     q = max(1.0, max(h, w) / 1100)
     if q > 1:
-        small = _desk(rng, max(2, round(h / q)), max(2, round(w / q)), name)
+        small = _desk(rng, max(2, round(h / q)), max(2, round(w / q)), name).astype(np.float32)
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return _desk(rng, h, w, name)
+    return _desk(rng, h, w, name).astype(np.float32)
 
 
 def _desk(rng: np.random.Generator, h: int, w: int, name: str) -> np.ndarray:
