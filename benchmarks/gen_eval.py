@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 "boxes": [list(b) for b in sc.boxes],
                 "meta": m,
             }
+        if (i + 1) % 25 == 0:
+            print(f"  {i + 1}/{args.count} scenes, running CER {100 * total.cer:.2f}%", file=sys.stderr, flush=True)
         start = time.perf_counter()
     if dump:
         (dump / "truth.json").write_text(json.dumps(truth_out, indent=1))

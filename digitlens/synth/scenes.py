@@ -193,11 +193,13 @@ def make_real_scene(
         phys_w = 7.6  # cm
     else:
         ph = {"closeup": rng.uniform(1.8, 6.0), "bigframe": rng.uniform(50, 150)}.get(kind, rng.uniform(10, 42))
+        if layout == "single" and kind != "closeup":  # one digit is mostly written big on its page
+            ph = rng.uniform(3.0, 16.0)
         page_cd = (ph / 1.414, ph) if rng.random() < 0.8 else (ph, ph / 1.414)
         phys_w = 21.0 * page_cd[0] / min(page_cd)
     short = min(Wu, Hu)
     if kind == "closeup":
-        h_d = rng.uniform(0.45, 0.85) * Hu
+        h_d = rng.uniform(0.45, 0.92) * Hu
     else:
         fill = rng.uniform(0.5, 1.1) if kind == "bigframe" else rng.uniform(0.45, 1.4)
         h_d = fill * short / page_cd[1]
@@ -391,6 +393,7 @@ def make_real_scene(
         "paper": page.colour,
         "frame": [Ws, Hs],
         "digit_height": round(float(np.median(heights)), 1) if heights else 0.0,
+        "scale": round(float(np.median(heights)) / min(Ws, Hs), 4) if heights else 0.0,  # of the frame's height
         "marks": page.marks,
         "extras": extras,
         "cut": bool((poly < 0).any() or (poly[:, 0] > Ws).any() or (poly[:, 1] > Hs).any()),
