@@ -222,6 +222,8 @@ def write_page(
     tw, th = x1 - x0, y1 - y0
     W = int(max(pw_cd * cd, tw / (1 - margin_left - 0.05)))
     H = int(max(ph_cd * cd, th * 1.1 + 2 * cd))
+    if surface == "note":  # sticky notes are square
+        W = H = max(W, H)
     # where the writing starts on the page
     left = margin_left * W + cd * 0.2
     ox = left + rng.uniform(0, max(0.0, W - left - tw - 0.04 * W)) * (0.35 if layout != "single" else 1.0)
@@ -327,11 +329,29 @@ def blank_sheet(rng: np.random.Generator, w: int, h: int, note: bool = False) ->
         v = rng.uniform(215, 248)
         colour = (v, v - rng.uniform(0, 8), v - rng.uniform(0, 12))
     img = paper(rng, h, w, colour)
-    if not note and rng.random() < 0.4:
+    roll = rng.random()
+    if not note and roll < 0.35:
         g = h / rng.uniform(25, 35)
         for y in np.arange(g * 2, h, g):
             cv2.line(img, (0, int(y)), (w, int(y)), (225, 195, 165), max(1, int(h / 900)), cv2.LINE_AA)
+    elif not note and roll < 0.7:  # a printed page: lines of words (printed, never handwriting)
+        img = _printed(rng, img)
     return img, np.ones((h, w), np.float32)
+
+
+def _printed(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    h, w = img.shape[:2]
+    canvas = np.clip(img, 0, 255).astype(np.uint8)  # putText draws on 8-bit images only
+    pitch = h / rng.uniform(30, 45)
+    fs = pitch / 40
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPRSTUVW0123456789"
+    for y in np.arange(pitch * 3, h - pitch * 2, pitch):
+        x = w * 0.1
+        while x < w * 0.85:
+            word = "".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), int(rng.integers(2, 9))))
+            cv2.putText(canvas, word, (int(x), int(y)), cv2.FONT_HERSHEY_SIMPLEX, fs, (60, 60, 60), 1, cv2.LINE_AA)
+            x += (len(word) + 1) * pitch * 0.45
+    return canvas.astype(np.float32)
 
 
 _ROWS = ["1234567890-=", "QWERTYUIOP[]", "ASDFGHJKL;'", "ZXCVBNM,./"]
