@@ -50,7 +50,7 @@ _LAYOUT_P = {
     "closeup": ("single", "single", "single", "line"),
     "bigframe": ("lines", "page", "page", "blocks"),
 }
-_DESK_P = [0.3, 0.16, 0.1, 0.14, 0.1, 0.1, 0.1]
+_DESK_P = [0.32, 0.16, 0.1, 0.22, 0.07, 0.05, 0.08]  # real textures (brick, grass, gravel) rarer, as on real desks
 
 
 # ---------------------------------------------------------------- geometry
@@ -344,11 +344,12 @@ def make_real_scene(
 
     # camera: focus, shake, then the stored orientation, sensor noise and JPEG
     res_scale = max(1.0, short / 720)
-    sigma = rng.uniform(0.0, 1.1) * res_scale
+    legible = 0.1 * k * cd  # no focus blur or shake that makes the digits illegible to a person
+    sigma = min(rng.uniform(0.0, 1.1) * res_scale, legible)
     if sigma > 0.35:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     if rng.random() < 0.1:
-        L = max(3, int(rng.uniform(2, 6) * res_scale)) | 1
+        L = max(3, int(min(rng.uniform(2, 6) * res_scale, 2.5 * legible))) | 1
         kern = np.zeros((L, L), np.float32)
         kern[L // 2] = 1.0 / L
         Rm = cv2.getRotationMatrix2D((L / 2 - 0.5, L / 2 - 0.5), rng.uniform(0, 180), 1.0)
