@@ -1,19 +1,16 @@
-"""Believable photos of handwritten numbers, composed from MNIST *test* digits.
+"""The classic scenes: one surface filling the frame, composed from MNIST digits.
 
 Used to measure the photo pipeline end to end (recall, precision, character error rate)
 without a camera, and to make the committed samples.  Each scene varies what real photos
 vary: paper, rules and squares, sticky notes on a desk, white and dark boards, ink colour,
 lamp gradients and soft shadows, tilt and perspective, blur, noise and JPEG.
-
-    digitlens synth --count 20 --out samples/generated --data-dir ../shared/data/mnist
+These are the scenes the pipeline was first tuned on (tests/preprocess/test_synthetic_set.py
+and BENCHMARKS.md use them with seed 2024); `digitlens.synth.scenes` adds the harder ones.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -210,28 +207,3 @@ def generate(
         make_scene(rng, images, labels, KINDS[i % len(KINDS)], LAYOUTS[(i // len(KINDS)) % len(LAYOUTS)], size)
         for i in range(count)
     ]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--count", type=int, default=24, help="number of photos (default: 24)")
-    p.add_argument("--out", default="runs/synth", help="output folder (default: runs/synth)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--size", default="640x480", help="photo size WxH (default: 640x480)")
-    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITLENS_DATA or the user cache)")
-
-
-def run(args: argparse.Namespace) -> int:
-    from digitlens.export.data import load_split
-
-    test = load_split("test", args.data_dir)
-    w, h = (int(v) for v in args.size.lower().split("x"))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    truth = {}
-    for i, sc in enumerate(generate(args.count, test.images, test.labels, args.seed, (w, h))):
-        name = f"{i:03d}_{sc.kind}_{sc.layout}.jpg"
-        cv2.imwrite(str(out / name), sc.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        truth[name] = {"text": sc.text, "boxes": [list(b) for b in sc.boxes], "labels": sc.labels, "lines": sc.lines}
-    (out / "truth.json").write_text(json.dumps(truth, indent=1))
-    print(f"wrote {len(truth)} photos and truth.json to {out}/")
-    return 0
