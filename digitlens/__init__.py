@@ -10,12 +10,9 @@ builds one Reader (one onnxruntime session) and reuses it.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from digitlens.inference.reader import Reader, Reading
 
 __version__ = "0.1.0"

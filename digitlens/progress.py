@@ -17,8 +17,13 @@ class Progress:
     """
 
     def __init__(
-        self, total: int | None, desc: str = "", stream: TextIO | None = None, final_line: bool = True, **_ignored
-    ):
+        self,
+        total: int | None,
+        desc: str = "",
+        stream: TextIO | None = None,
+        final_line: bool = True,
+        **_ignored: object,
+    ) -> None:
         self.total = total
         self.desc = desc
         self.stream = stream if stream is not None else sys.stderr

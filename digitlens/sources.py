@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from digitlens.preprocess.load import IMAGE_SUFFIXES
@@ -38,7 +39,7 @@ def _walk(folder: Path, recursive: bool) -> list[Path]:
     return found
 
 
-def image_inputs(source: str, recursive: bool = False, note=None) -> list[Path]:
+def image_inputs(source: str, recursive: bool = False, note: Callable[[str], None] | None = None) -> list[Path]:
     """A folder, a glob pattern, a text file listing paths (one per line) or one image.
 
     A source that yields no image is a SourceError; `note(text)` hears about anything
@@ -50,7 +51,7 @@ def image_inputs(source: str, recursive: bool = False, note=None) -> list[Path]:
     return found
 
 
-def _inputs(source: str, recursive: bool, note) -> list[Path]:
+def _inputs(source: str, recursive: bool, note: Callable[[str], None]) -> list[Path]:
     p = Path(source)
     if p.is_dir():
         return _walk(p, recursive)

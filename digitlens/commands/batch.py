@@ -22,7 +22,9 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from digitlens.cli import Terminated
 from digitlens.commands.common import (
@@ -39,6 +41,14 @@ from digitlens.commands.common import (
 from digitlens.preprocess.load import display_name, set_quiet_decoding
 from digitlens.progress import Progress
 from digitlens.sources import image_inputs
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    from digitlens.inference.reader import Reader
+
+Task = tuple[str, str | None]  # (input path, annotated copy's file name or None)
+T = TypeVar("T")
 
 CSV_FIELDS = ["file", "text", "digits", "confidences", "boxes", "error"]
 FORMATS = {".jsonl": "jsonl", ".json": "json", ".csv": "csv"}
@@ -77,8 +87,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 # ---- worker side ------------------------------------------------------------------------
-_reader = None
-_save_dir = None
+_reader: Reader | None = None
+_save_dir: str | None = None
 
 
 def _init_worker(args: argparse.Namespace, save_dir: str | None, root: str | None = None) -> None:
@@ -99,6 +109,8 @@ def process_one(path: str, save_name: str | None = None) -> dict:
     from digitlens.preprocess.load import load_image
 
     try:
+        if _reader is None:
+            raise RuntimeError("worker not initialised (no reader)")
         image = load_image(path)
         reading = _reader.read(image)
         if _save_dir:
@@ -111,7 +123,7 @@ def process_one(path: str, save_name: str | None = None) -> dict:
     return result_row(path, reading)
 
 
-def _process_task(task: tuple[str, str | None]) -> dict:
+def _process_task(task: Task) -> dict:
     return process_one(*task)
 
 
@@ -153,17 +165,20 @@ class ResultWriter:
         self.stdout = str(path) == "-"
         self.done: set[str] = set()
         self.n_rows = 0
+        self.format: str
+        self.f: TextIO
         if self.stdout:
             if resume:
                 raise ValueError("--resume needs a results file, not '-'")
             self.format = "jsonl"
             self.f = sys.stdout
             return
-        self.format = FORMATS.get(self.path.suffix.lower())
-        if self.format is None:
+        fmt = FORMATS.get(self.path.suffix.lower())
+        if fmt is None:
             raise ValueError(f"--out must end in .jsonl, .json or .csv (or be '-'), got {self.path.name}")
+        self.format = fmt
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept: list = []
+        kept: list[dict] = []
         if resume and self.path.exists():
             kept = self._read_kept()
         self.f = open(self.path, "w", encoding="utf-8", newline="")
@@ -174,9 +189,9 @@ class ResultWriter:
         for row in kept:  # rewritten whole: no torn line, no stale error row, no closing bracket
             self._emit(row, raw=True)
 
-    def _read_kept(self) -> list:
+    def _read_kept(self) -> list[dict]:
         text = self.path.read_bytes().decode("utf-8", errors="replace")
-        kept = []
+        kept: list[dict] = []
         if self.format == "csv":
             for row in csv.DictReader(io.StringIO(text)):
                 if None in row or any(row.get(k) is None for k in ("file", "error")) or row["error"]:
@@ -238,13 +253,13 @@ class ResultWriter:
 
 
 # ---- running ----------------------------------------------------------------------------
-def run_inline(tasks: Iterable[tuple[str, str | None]], args, save_dir) -> Iterator[dict]:
+def run_inline(tasks: Iterable[Task], args: argparse.Namespace, save_dir: str | None) -> Iterator[dict]:
     _init_worker_inline(args, save_dir)
     for task in tasks:
         yield _process_task(task)
 
 
-def _spawn_quietly(submit: Callable):
+def _spawn_quietly(submit: Callable[[], T]) -> T:
     """Workers started while SIGINT is ignored inherit that: a Ctrl-C during their start-up
     (imports take a second) leaves no traceback; the parent stops them itself."""
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -254,7 +269,7 @@ def _spawn_quietly(submit: Callable):
         signal.signal(signal.SIGINT, old)
 
 
-def _stop(executor) -> None:
+def _stop(executor: ProcessPoolExecutor) -> None:
     for proc in list((getattr(executor, "_processes", None) or {}).values()):
         try:
             proc.terminate()
@@ -264,12 +279,12 @@ def _stop(executor) -> None:
 
 
 def run_pool(
-    tasks: list[tuple[str, str | None]],
+    tasks: list[Task],
     n_workers: int,
-    args,
-    save_dir,
-    work: Callable = _process_task,
-    init: Callable = _init_worker,
+    args: argparse.Namespace,
+    save_dir: str | None,
+    work: Callable[[Task], dict] = _process_task,
+    init: Callable[[argparse.Namespace, str | None], None] = _init_worker,
 ) -> Iterator[dict]:
     """Rows as workers finish them; a dead worker is replaced and its images retried alone.
 
@@ -281,9 +296,10 @@ def run_pool(
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    queue, suspects = deque(tasks), deque()
-    inflight: dict = {}
-    executor = None
+    queue: deque[Task] = deque(tasks)
+    suspects: deque[Task] = deque()
+    inflight: dict[Future[dict], tuple[Task, bool]] = {}
+    executor: ProcessPoolExecutor | None = None
     ctx = mp.get_context("spawn")
     try:
         while queue or suspects or inflight:
@@ -292,11 +308,11 @@ def run_pool(
             if suspects:
                 if not inflight:
                     task = suspects.popleft()
-                    inflight[_spawn_quietly(lambda t=task, ex=executor: ex.submit(work, t))] = (task, True)
+                    inflight[_spawn_quietly(partial(executor.submit, work, task))] = (task, True)
             else:
                 while queue and len(inflight) < n_workers:
                     task = queue.popleft()
-                    inflight[_spawn_quietly(lambda t=task, ex=executor: ex.submit(work, t))] = (task, False)
+                    inflight[_spawn_quietly(partial(executor.submit, work, task))] = (task, False)
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             broken = False
             for fut in done:
@@ -388,7 +404,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if n_errors else 0
 
 
-def _init_worker_inline(args, save_dir, root=None) -> None:
+def _init_worker_inline(args: argparse.Namespace, save_dir: str | None, root: str | None = None) -> None:
     global _reader, _save_dir
     _reader = build_reader(args, threads=None)
     _save_dir = save_dir

@@ -6,6 +6,7 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -85,7 +86,7 @@ def result_row(path: str | os.PathLike, outcome: Reading | BaseException | str) 
     An error row has an empty text and no digits; `file` is printable even when the
     name is not valid UTF-8 (such bytes appear as \\xNN).
     """
-    row = {"file": display_name(path), "text": "", "digits": [], "rejected": [], "error": None}
+    row: dict[str, Any] = {"file": display_name(path), "text": "", "digits": [], "rejected": [], "error": None}
     if isinstance(outcome, Reading):
         row.update(outcome.to_dict())
     else:

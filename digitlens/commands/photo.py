@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digitlens.commands.common import (
     add_reader_arguments,
@@ -29,6 +30,9 @@ from digitlens.commands.common import (
 from digitlens.preprocess import preprocess
 from digitlens.preprocess.debug import write_debug
 from digitlens.preprocess.load import IMAGE_SUFFIXES, display_name, load_image, set_quiet_decoding
+
+if TYPE_CHECKING:
+    from digitlens.inference.reader import Reading
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,7 +56,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_reader_arguments(p)
 
 
-def result_record(path: str, reading=None, error: str | None = None) -> dict:
+def result_record(path: str, reading: Reading | None = None, error: str | None = None) -> dict:
     return result_row(path, reading if reading is not None else (error or "error"))
 
 
@@ -85,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
             reading = reader.read_preprocessed(pre)
         except Exception as exc:  # one bad image never stops the rest (ImageLoadError is the expected one)
             failures += 1
+            outcome: BaseException | str = exc
             if not isinstance(exc, (ValueError, MemoryError)):
-                exc = f"internal error ({type(exc).__name__}: {one_line(exc)})"
-            row = result_row(path, exc)
+                outcome = f"internal error ({type(exc).__name__}: {one_line(exc)})"
+            row = result_row(path, outcome)
             if args.json:
                 print(json.dumps(row), flush=True)
             else:
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name}\t{reading.text}", flush=True)
         if args.debug:
             labels, confs, _ = reader.recognizer.classify(pre.crops)
-            caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs)]
+            caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs, strict=True)]
             write_debug(args.debug, safe_stem(path if path != "-" else "stdin"), pre.stages, pre.crops, caps)
         if args.save or show:
             drawn = annotate(image, reading)

@@ -18,9 +18,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TextIO
 
 import cv2
 import numpy as np
@@ -32,6 +33,21 @@ from digitlens.preprocess.load import quiet_stderr
 from digitlens.sources import SourceError, is_stream, parse_camera
 
 WINDOW = "digitlens"
+Roi = tuple[int, int, int, int]  # x, y, w, h in frame pixels
+
+
+class FrameSource(Protocol):
+    """What the loop reads frames from: a cv2.VideoCapture, or anything with its read()."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+
+class Capture(FrameSource, Protocol):
+    """What `open_source` opens (cv2.VideoCapture by default)."""
+
+    def isOpened(self) -> bool: ...
+
+    def release(self) -> None: ...
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -65,7 +81,7 @@ class CameraLost(RuntimeError):
     pass
 
 
-def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
+def parse_roi(text: str | None) -> Roi | None:
     if not text:
         return None
     try:
@@ -77,13 +93,13 @@ def parse_roi(text: str | None) -> tuple[int, int, int, int] | None:
     return x, y, w, h
 
 
-def open_source(source: str, opener=cv2.VideoCapture):
+def open_source(source: str, opener: Callable[..., Capture | None] = cv2.VideoCapture) -> tuple[Capture, bool]:
     """-> (capture, is_camera).  A clear SourceError when nothing opens; backend noise is kept off stderr."""
     with quiet_stderr():
         return _open_source(source, opener)
 
 
-def _open_source(source: str, opener):
+def _open_source(source: str, opener: Callable[..., Capture | None]) -> tuple[Capture, bool]:
     index = parse_camera(source)
     if index is not None:
         cap = opener(index)
@@ -114,12 +130,12 @@ def _open_source(source: str, opener):
 class LatestFrame:
     """Reads a live capture on a thread and keeps only the newest frame."""
 
-    def __init__(self, capture):
+    def __init__(self, capture: FrameSource):
         self.capture = capture
-        self.frame = None
+        self.frame: np.ndarray | None = None
         self.seq = 0
         self.error: str | None = None
-        self.failures_since = None
+        self.failures_since: float | None = None
         self._lock = threading.Condition()
         self._stop = False
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -141,7 +157,7 @@ class LatestFrame:
             if not ok:
                 time.sleep(0.05)
 
-    def next(self, last_seq: int, timeout: float):
+    def next(self, last_seq: int, timeout: float) -> tuple[np.ndarray | None, int]:
         """Wait for a frame newer than last_seq; None when none came within timeout."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -157,7 +173,9 @@ class LatestFrame:
         self.thread.join(timeout=2)
 
 
-def frames(capture, live: bool, stride: int = 1, reconnect: float = 3.0) -> Iterator[tuple[int, np.ndarray]]:
+def frames(
+    capture: FrameSource, live: bool, stride: int = 1, reconnect: float = 3.0
+) -> Iterator[tuple[int, np.ndarray]]:
     """(frame index, frame) from a capture; CameraLost when a live source stalls."""
     stride = max(1, stride)
     if live:
@@ -201,21 +219,23 @@ class FrameResult:
 
 
 def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
-    move = lambda ds: [
-        Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds
-    ]
+    def move(ds: list[Digit]) -> list[Digit]:
+        return [Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds]
+
     digits = move(reading.digits)
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)
 
 
-def check_roi(roi, frame: np.ndarray) -> None:
+def check_roi(roi: Roi, frame: np.ndarray) -> None:
     x, y, w, h = roi
     fh, fw = frame.shape[:2]
     if x + w > fw or y + h > fh:
         raise ValueError(f"--roi {x},{y},{w},{h} does not fit in the {fw}x{fh} frame")
 
 
-def live_results(source_frames, reader: Reader, roi=None) -> Iterator[FrameResult]:
+def live_results(
+    source_frames: Iterable[tuple[int, np.ndarray]], reader: Reader, roi: Roi | None = None
+) -> Iterator[FrameResult]:
     """Read every frame the source yields; FPS is a moving average of the loop rate."""
     start = last = time.perf_counter()
     fps = 0.0
@@ -234,7 +254,7 @@ def live_results(source_frames, reader: Reader, roi=None) -> Iterator[FrameResul
         yield FrameResult(index, now - start, frame, reading, fps)
 
 
-def draw(result: FrameResult, roi=None) -> np.ndarray:
+def draw(result: FrameResult, roi: Roi | None = None) -> np.ndarray:
     out = annotate(result.frame, result.reading, fps=result.fps)
     if roi is not None:
         x, y, w, h = roi
@@ -242,7 +262,9 @@ def draw(result: FrameResult, roi=None) -> np.ndarray:
     return out
 
 
-def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out=None) -> int:
+def live_loop(
+    capture: FrameSource, live: bool, reader: Reader, args: argparse.Namespace, out: TextIO | None = None
+) -> int:
     """Consume the results: window, video, JSONL, printed readings.  Every output is closed on any exit."""
     out = sys.stdout if out is None else out
     roi = parse_roi(args.roi)
@@ -250,7 +272,7 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
     if show and not have_display():
         print("digitlens webcam: no display found; running without a window (--no-show)", file=sys.stderr)
         show = False
-    writer = None
+    writer: cv2.VideoWriter | None = None
     log = (out if args.jsonl == "-" else open(args.jsonl, "w", encoding="utf-8")) if args.jsonl else None
     print_changes = not show and args.jsonl != "-"  # without a window, the readings go to stdout
     last_text = None
@@ -265,33 +287,34 @@ def live_loop(capture, live: bool, reader: Reader, args: argparse.Namespace, out
             if print_changes and result.reading.text != last_text:
                 last_text = result.reading.text
                 print(f"{result.index}\t{last_text}", file=out, flush=True)
-            drawn = draw(result, roi) if (show or args.save) else None
-            if args.save:
-                if writer is None:
-                    h, w = drawn.shape[:2]
-                    fps = capture.get(cv2.CAP_PROP_FPS) if hasattr(capture, "get") else 0
-                    writer = cv2.VideoWriter(
-                        args.save, cv2.VideoWriter_fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
-                    )
-                    if not writer.isOpened():
-                        raise OSError(f"{args.save}: cannot open for writing a video")
-                writer.write(drawn)
-            if show:
-                cv2.imshow(WINDOW, drawn)
-                key = cv2.waitKey(1) & 0xFF
-                while True:
-                    if key in (ord("q"), 27):
-                        return 0
-                    if key == ord("s"):
-                        snap = Path(args.snapshot_dir) / f"snapshot_{result.index:06d}"
-                        write_image(snap.with_suffix(".png"), result.frame)
-                        snap.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=1))
-                        print(f"saved {snap}.png and .json", file=sys.stderr)
-                    if key == ord(" "):
-                        paused = not paused
-                    if not paused:
-                        break
-                    key = cv2.waitKey(50) & 0xFF
+            if show or args.save:
+                drawn = draw(result, roi)
+                if args.save:
+                    if writer is None:
+                        h, w = drawn.shape[:2]
+                        fps = capture.get(cv2.CAP_PROP_FPS) if hasattr(capture, "get") else 0
+                        writer = cv2.VideoWriter(
+                            args.save, cv2.VideoWriter.fourcc(*"mp4v"), fps if fps and fps > 0 else 25.0, (w, h)
+                        )
+                        if not writer.isOpened():
+                            raise OSError(f"{args.save}: cannot open for writing a video")
+                    writer.write(drawn)
+                if show:
+                    cv2.imshow(WINDOW, drawn)
+                    key = cv2.waitKey(1) & 0xFF
+                    while True:
+                        if key in (ord("q"), 27):
+                            return 0
+                        if key == ord("s"):
+                            snap = Path(args.snapshot_dir) / f"snapshot_{result.index:06d}"
+                            write_image(snap.with_suffix(".png"), result.frame)
+                            snap.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=1))
+                            print(f"saved {snap}.png and .json", file=sys.stderr)
+                        if key == ord(" "):
+                            paused = not paused
+                        if not paused:
+                            break
+                        key = cv2.waitKey(50) & 0xFF
             if args.max_frames and n >= args.max_frames:
                 break
     except CameraLost as exc:

@@ -20,9 +20,13 @@ import os
 import struct
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Default limit on the pixels of one image (a 30000x30000 'bomb' is 900 MP).
 MAX_PIXELS = 100_000_000
@@ -404,7 +408,7 @@ def _decode_with_pillow(data: bytes, name: str, kind: str) -> np.ndarray:
         raise ImageLoadError(f"{name}: not a readable {kind} image ({type(exc).__name__})") from None
 
 
-def pil_to_array(im) -> np.ndarray:
+def pil_to_array(im: Image.Image) -> np.ndarray:
     """A PIL image -> uint8/uint16 grey, BGR or BGRA array."""
     if im.mode in ("I;16", "I;16B", "I;16L"):
         return np.asarray(im.convert("I;16"), dtype=np.uint16).copy()
@@ -508,7 +512,7 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> np.nda
     return decode_image(data, name, max_pixels)
 
 
-def as_image(image, max_pixels: int | None = None) -> np.ndarray:
+def as_image(image: object, max_pixels: int | None = None) -> np.ndarray:
     """Whatever `Reader.read` is given -> an image array, with the pixel limit applied.
 
     Accepts a path (str or os.PathLike), the bytes of an image file, a NumPy array
