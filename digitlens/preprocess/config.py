@@ -39,6 +39,12 @@ class PreprocessConfig:
     board_max_level: float = 0.5  # a dark surface (a blackboard) is darker than this grey level (0..1)
     surface_levels: int = 12  # brightness levels tried for the sheet's edge (the sharpest step wins)
     surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
+    # --- colour -----------------------------------------------------------------------------
+    colour_ink: bool = (
+        True  # read the colour channel where the ink stands out most (pale blue ballpoint, coloured notes)
+    )
+    colour_gain: float = 1.3  # ...only when it beats plain grey's contrast by this factor
+    colour_samples: int = 40000  # pixels sampled to judge the channels
     # --- orientation (Reader with rotate="auto") ----------------------------------------
     orientation_geometry: float = (
         0.3  # weight of the geometry cue (digits taller than wide, side by side) vs confidence
@@ -73,10 +79,10 @@ class PreprocessConfig:
     close_stroke_frac: float = 0.5  # close gaps up to this multiple of the stroke width (broken strokes)
     # --- segmentation ------------------------------------------------------------------
     min_height_px: int = 8  # nothing shorter than this (at working scale) is a digit
-    min_height_frac: float = 0.45  # ...nor shorter than this fraction of the median digit height
+    min_height_frac: float = 0.35  # ...nor shorter than this fraction of the median digit height
     max_height_ratio: float = 3.0  # ...nor taller than this many median digit heights (an edge, a stray stroke)
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
-    min_ink_ratio: float = 0.04  # ink pixels / box area: below is a thin curve or frame, not a digit
+    min_ink_ratio: float = 0.025  # ink pixels / box area: below is a thin curve or frame, not a digit
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
     max_blob: float = (
         0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from digitlens import conventions as C
+from digitlens.preprocess.colour import ink_channel, working_colour
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.illumination import dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
@@ -130,6 +131,11 @@ def preprocess(
     if config.find_surface:  # a sheet brighter than its desk, else a board darker than its wall
         surface = find_surface(grey, True, config) or find_surface(grey, False, config)
     clock.tick("surface")
+    if config.colour_ink:
+        bgr = working_colour(image, (grey.shape[1], grey.shape[0]))
+        if bgr is not None:
+            grey = ink_channel(bgr, grey, None if surface is None else surface.mask, config)
+        clock.tick("colour")
     # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
     dark = dark_ink(grey if surface is None else _within(grey, surface.mask), config)
     ink, background = ink_strength(grey, dark, config)
