@@ -32,11 +32,12 @@ class PreprocessConfig:
     surface_max_area: float = 0.93  # ...and at most this (beyond, the page fills the frame: no desk to cut)
     surface_min_width: float = 0.3  # ...is at least this fraction of the frame's short side across
     surface_solidity: float = 0.65  # ...fills this much of its convex hull (a sheet, not lit patches)
-    surface_contrast: float = 0.12  # ...and is this much brighter than its surroundings (0..1 grey)...
+    surface_contrast: float = 0.08  # ...and is this much brighter than its surroundings (0..1 grey)...
     surface_edge_band: float = (
         0.02  # ...right across its edge, in bands this fraction of the short side (a step, not a slope)
     )
     board_max_level: float = 0.5  # a dark surface (a blackboard) is darker than this grey level (0..1)
+    surface_texture: float = 3.0  # weight of local texture (grey-level sigma) against brightness: paper is smooth
     surface_levels: int = 12  # brightness levels tried for the sheet's edge (the sharpest step wins)
     surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
     # --- colour -----------------------------------------------------------------------------
@@ -70,6 +71,7 @@ class PreprocessConfig:
     rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
     tilted_rules: bool = True  # also trace long thin lines at any angle (rules under perspective, slanted page edges)
     rule_hough_side: int = 800  # ...on a copy at most this long side (bounded cost on big photos)
+    rule_max_cover: float = 0.2  # ...unless faint marks cover more than this of the image (texture, noise)
     max_rules: int = 400  # ...looking at no more than this many segments
     rule_family: int = 3  # ...and only at lines with this many parallel neighbours (a pen stroke stands alone)
     border_run: float = 0.5  # a region lying along the border for this fraction of its extent...

@@ -51,6 +51,12 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     small = cv2.resize(g.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
     k = max(3, int(config.surface_close * min(sw, sh)) | 1)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    if config.surface_texture > 0:
+        # paper is smooth, a desk is not (grain, bricks, fabric, keys): texture counts against
+        # brightness, so a sheet stands out from a desk of its own brightness
+        mean = cv2.blur(small, (k, k))
+        texture = np.sqrt(np.maximum(cv2.blur(small * small, (k, k)) - mean * mean, 0.0))
+        closed = closed - config.surface_texture * cv2.blur(texture, (k, k))
     paper = cv2.GaussianBlur(closed, (0, 0), max(1.0, k / 4))
     frame = float(sw * sh)
     b = max(2, int(config.surface_edge_band * min(sw, sh)))

@@ -131,6 +131,9 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     (a tall 1 filling the frame is long and straight too, but thick).
     """
     h, w = weak.shape
+    out = np.zeros_like(weak)
+    if np.count_nonzero(weak) > config.rule_max_cover * weak.size:
+        return out  # a texture or noise, where straight segments are found by chance
     side = min(h, w)
     scale = min(1.0, config.rule_hough_side / max(h, w))
     small = (
@@ -148,7 +151,6 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         minLineLength=min_len,
         maxLineGap=max(2, int(0.01 * side * scale)),
     )
-    out = np.zeros_like(weak)
     if segments is None:
         return out
     dist = cv2.distanceTransform(weak, cv2.DIST_L2, 3)
@@ -159,7 +161,7 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         line[:] = 0
         cv2.line(line, (round(x0), round(y0)), (round(x1), round(y1)), 255, 1)
         along = dist[line > 0]
-        if along.size and 2.0 * float(np.median(along)) <= thick_max:
+        if along.size and 2.0 * float(np.median(along.astype(np.float64))) <= thick_max:
             thin.append((x0, y0, x1, y1))
     if not thin:
         return out
