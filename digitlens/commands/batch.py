@@ -17,18 +17,29 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digitlens.commands.common import add_reader_arguments, annotate, build_reader, safe_stem, write_image
 from digitlens.progress import Progress
 from digitlens.sources import image_inputs
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from digitlens.inference.reader import Reader
 
 CSV_FIELDS = ["file", "text", "digits", "confidences", "error"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="a folder, a glob pattern (quote it), or a .txt file listing image paths")
-    p.add_argument("--out", required=True, help="results file: .jsonl (one JSON object per line) or .csv")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="results file: .jsonl (one JSON object per line) or .csv (--engine ray: also .parquet)",
+    )
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders (default: off)")
     p.add_argument(
         "--resume", action="store_true", help="skip inputs already in --out and append (default: start afresh)"
@@ -43,6 +54,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--save-annotated", metavar="DIR", default=None, help="also write annotated images into DIR (default: none)"
     )
     add_reader_arguments(p)
+    eng = p.add_argument_group("engine (digitlens/engines/ray_engine.py)")
+    eng.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a pool of processes on this machine; ray: a Ray cluster, needs digitlens[ray] (default: local)",
+    )
+    eng.add_argument("--address", default=None, help="--engine ray: Ray cluster address (default: start a local Ray)")
+    eng.add_argument(
+        "--concurrency", type=int, default=None, help="--engine ray: reader actors (default: the cluster's CPUs)"
+    )
+    eng.add_argument("--batch-size", type=int, default=8, help="--engine ray: images per actor call (default: 8)")
 
 
 # ---- worker side ------------------------------------------------------------------------
@@ -62,15 +85,30 @@ def _init_worker(args: argparse.Namespace, save_dir: str | None, root: str | Non
 
 def process_one(path: str) -> dict:
     """One input -> one result row; never raises (errors become the row's `error`)."""
+    return read_row(_reader, path, save_dir=_save_dir, root=_root)
+
+
+def read_row(
+    reader: Reader,
+    path: str,
+    load: Callable[[str], np.ndarray] | None = None,
+    save_dir: str | None = None,
+    root: str | None = None,
+) -> dict:
+    """`path` -> one result row with `reader`; `load(path)` gives the image (default: load_image).
+
+    Never raises: an unreadable input becomes the row's one-line `error`.  Shared with the
+    Ray engine (digitlens/engines/ray_engine.py), so both engines write the same rows.
+    """
     from digitlens.preprocess.load import ImageLoadError, load_image
 
     row = {"file": path, "text": "", "digits": [], "rejected": [], "error": None}
     try:
-        image = load_image(path)
-        reading = _reader.read(image)
+        image = (load or load_image)(path)
+        reading = reader.read(image)
         row.update(reading.to_dict())
-        if _save_dir:
-            write_image(Path(_save_dir) / f"{safe_stem(path, _root)}.annotated.png", annotate(image, reading))
+        if save_dir:
+            write_image(Path(save_dir) / f"{safe_stem(path, root)}.annotated.png", annotate(image, reading))
     except (ImageLoadError, ValueError, OSError, MemoryError) as exc:
         row["error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return row
@@ -147,6 +185,10 @@ class ResultWriter:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        from digitlens.engines.ray_engine import run as run_ray  # imports ray only when asked for
+
+        return run_ray(args)
     inputs = [str(p) for p in image_inputs(args.source, args.recursive)]
     out = Path(args.out)
     if out.suffix.lower() not in (".jsonl", ".csv", ".json"):
