@@ -37,6 +37,7 @@ from digitlens.commands.batch import ResultWriter, read_row
 from digitlens.commands.common import config_from_args
 from digitlens.inference.reader import Reader
 from digitlens.preprocess.load import IMAGE_SUFFIXES, ImageLoadError, decode_image
+from digitlens.progress import Progress
 from digitlens.sources import SourceError, image_inputs
 
 INSTALL_HINT = 'the ray engine needs Ray Data: pip install "digitlens[ray]"'
@@ -296,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     n_done = n_digits = n_errors = n_repeats = 0
     startup = 0.0
+    bar = None
     interrupted = False
     we_started = False
     try:
@@ -303,10 +305,12 @@ def run(args: argparse.Namespace) -> int:
             we_started = start_ray(ray, args.address)
             startup = time.perf_counter() - started
             ctx = ray.data.DataContext.get_current()
-            ctx.enable_progress_bars = sys.stderr.isatty()
+            # Ray Data 2.60's own bars printed nothing on a terminal here; the driver draws
+            # the local engine's bar as rows arrive (redrawn on a terminal, one line elsewhere)
+            ctx.enable_progress_bars = False
             ctx.print_on_execution_start = False
             logging.getLogger("ray.data").setLevel(logging.ERROR)
-            cpus = int(ray.cluster_resources().get("CPU", 1))
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
             actors, batch, blocks = plan(len(todo), cpus, args.concurrency, args.batch_size)
             ds = ray.data.from_items(
                 [{"file": name, "path": path} for name, path in todo], override_num_blocks=blocks
@@ -322,11 +326,13 @@ def run(args: argparse.Namespace) -> int:
                 },
                 batch_size=batch,
                 compute=ray.data.ActorPoolStrategy(size=actors),
-                num_cpus=1,
+                # one CPU per actor; more actors than CPUs (photos on slow storage) share them
+                num_cpus=min(1.0, cpus / actors),
                 batch_format="numpy",
             )
             # a retried batch may come back twice: each input's row is written as often as it is listed
             owed = Counter(name for name, _ in todo)
+            bar = Progress(len(todo), desc="batch (ray)")
             for result in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 for name, text in zip(result["file"], result["row"], strict=True):
                     if owed[name] <= 0:
@@ -340,9 +346,15 @@ def run(args: argparse.Namespace) -> int:
                     if row["error"]:
                         n_errors += 1
                         print(f"digitlens batch: {row['error']}", file=sys.stderr)
+                    bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
+    except ray.exceptions.RayError as exc:  # the job itself failed (a bad input never does)
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(f"Ray: {msg}") from None
     finally:
+        if bar is not None:
+            bar.close()
         output.close()
         if we_started:
             ray.shutdown()
