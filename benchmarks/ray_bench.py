@@ -235,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             f"and {ray2['first_row']:.0f} s instead of {loc2['first_row']:.0f} s before the first row on 2 CPUs, "
             f"{ray2['ray_init']:.0f} s of it starting Ray.  Wall-clock rates on this loaded machine depend on how "
             "many runnable processes each configuration puts up against the other jobs and on how the load moved "
-            "during the run, so they do not rank the engines; on an idle machine the local engine finishes first "
-            "by about the fixed cost.  Use the local engine on one machine; Ray pays for itself when the photos "
-            "outgrow one.",
+            "during the run, so they do not rank the engines.  What carries over to a cluster is the CPU cost per "
+            "photo, the same in both engines, and the fixed start-up cost, paid once per run.  On one machine "
+            "the local engine is the simpler choice at no loss; Ray is for photos that outgrow one machine.",
             END,
         ]
     )
