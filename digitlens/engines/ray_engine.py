@@ -245,7 +245,15 @@ def start_ray(ray, address: str | None) -> bool:
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
     with _stderr_silenced():  # the core prints one line saying it read RAY_BACKEND_LOG_LEVEL
         if address:
-            ray.init(address=address, **quiet)
+            try:
+                ray.init(address=address, **quiet)
+            except ConnectionError as exc:
+                if os.environ.get("RAY_AUTH_MODE"):
+                    raise
+                raise ConnectionError(
+                    f"{exc} (a cluster with token authentication, Ray's default, also needs RAY_AUTH_MODE=token "
+                    "and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN)"
+                ) from None
         else:
             ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, **quiet)
     return True
