@@ -34,6 +34,15 @@ from pathlib import Path
 import numpy as np
 
 from digitlens.commands.batch import ResultWriter, read_row
+
+try:  # how --resume recognises an input: the local engine's rule, where it has one
+    from digitlens.commands.batch import input_key
+except ImportError:
+
+    def input_key(path: str) -> str:
+        return path
+
+
 from digitlens.commands.common import config_from_args
 from digitlens.inference.reader import Reader
 from digitlens.preprocess.load import IMAGE_SUFFIXES, ImageLoadError, decode_image
@@ -175,7 +184,7 @@ class ParquetWriter:
                 self.old = pq.read_table(path).cast(parquet_schema())
             except (OSError, ValueError) as exc:
                 raise ValueError(f"--resume: cannot read {path} as Parquet ({str(exc).splitlines()[0]})") from None
-            self.done = set(self.old.column("file").to_pylist())
+            self.done = {input_key(f) for f in self.old.column("file").to_pylist()}
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, row: dict) -> None:
@@ -300,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     Reader(args.model, config=config, conf=args.conf, threads=1)  # fail fast on a bad model
     output = Output(args.out, args.resume)
-    todo = [(name, path) for name, path in inputs if name not in output.done]
+    todo = [(name, path) for name, path in inputs if input_key(name) not in output.done]
     root = args.source if fs is None and Path(args.source).is_dir() else None
     started = time.perf_counter()
     n_done = n_digits = n_errors = n_repeats = 0
