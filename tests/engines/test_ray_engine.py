@@ -100,29 +100,37 @@ def _map_worker_pids() -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the actor's process in /proc")
 def test_actor_killed_mid_run_every_input_exactly_once(ray_cluster, folder, tmp_path):
+    """SIGKILL one reader actor while rows are coming in: Ray starts a new one, the run ends
+    normally, and every input, good or bad, is in the output exactly once."""
     for i in range(3):  # 36 inputs, one per batch: the run outlives the kill
         for name in EXPECTED:
             shutil.copy(SAMPLES / name, folder / f"copy{i}_{name}")
     n_inputs = len(list(folder.iterdir()))
     out = tmp_path / "res.jsonl"
     killed: dict = {}
+    finished = threading.Event()
 
     def killer():
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not finished.is_set():
             done = len(out.read_text().splitlines()) if out.exists() else 0
             pids = _map_worker_pids()
-            if done >= 2 and pids:  # some rows written, so the actors are busy reading
+            if "pid" not in killed and done >= 2 and pids:  # some rows written: the actors are busy
                 os.kill(pids[0], signal.SIGKILL)
-                killed.update(pid=pids[0], rows_before=done)
-                return
+                killed.update(pid=pids[0], rows_before=done, before=set(pids), after=set())
+            elif "pid" in killed:
+                killed["after"].update(set(pids) - killed["before"])  # a reader started after the kill
             time.sleep(0.05)
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
-    code = main(["batch", str(folder), "--out", str(out), "--engine", "ray", "--batch-size", "1"])
-    t.join(timeout=5)
+    try:
+        code = main(["batch", str(folder), "--out", str(out), "--engine", "ray", "--batch-size", "1"])
+    finally:
+        finished.set()
+        t.join(timeout=5)
     assert killed, "no reader actor was found to kill"
+    assert killed["after"], "Ray did not start a new reader actor after the kill"
     assert killed["rows_before"] < n_inputs, "the kill came after the run had finished"
     assert not Path(f"/proc/{killed['pid']}").exists() or "zombie" in Path(f"/proc/{killed['pid']}/status").read_text()
     assert code == 1  # the four bad files; the killed actor cost no input
