@@ -45,6 +45,8 @@ from digitlens.sources import image_inputs
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    import numpy as np
+
     from digitlens.inference.reader import Reader
 
 Task = tuple[str, str | None]  # (input path, annotated copy's file name or None)
@@ -84,6 +86,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--save-annotated", metavar="DIR", default=None, help="also write annotated images into DIR (default: none)"
     )
     add_reader_arguments(p)
+    eng = p.add_argument_group("engine (digitlens/engines/ray_engine.py)")
+    eng.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: a pool of processes on this machine; ray: a Ray cluster, needs digitlens[ray] (default: local)",
+    )
+    eng.add_argument("--address", default=None, help="--engine ray: Ray cluster address (default: start a local Ray)")
+    eng.add_argument(
+        "--concurrency", type=int, default=None, help="--engine ray: reader actors (default: the cluster's CPUs)"
+    )
+    eng.add_argument("--batch-size", type=int, default=8, help="--engine ray: images per actor call (default: 8)")
 
 
 # ---- worker side ------------------------------------------------------------------------
@@ -106,16 +120,31 @@ def process_one(path: str, save_name: str | None = None) -> dict:
     `save_name`: the annotated copy's file name, from common.annotated_names(all inputs)
     so that names are unique; without it the input's own stem is used.
     """
+    if _reader is None:
+        return result_row(path, "internal error (worker not initialised: no reader)")
+    return read_row(_reader, path, save_dir=_save_dir, save_name=save_name)
+
+
+def read_row(
+    reader: Reader,
+    path: str,
+    load: Callable[[str], np.ndarray] | None = None,
+    save_dir: str | None = None,
+    save_name: str | None = None,
+) -> dict:
+    """`path` -> one result row with `reader`; `load(path)` gives the image (default: load_image).
+
+    Never raises: an unreadable input becomes the row's one-line `error`.  Shared with the
+    Ray engine (digitlens/engines/ray_engine.py), so both engines write the same rows.
+    """
     from digitlens.preprocess.load import load_image
 
     try:
-        if _reader is None:
-            raise RuntimeError("worker not initialised (no reader)")
-        image = load_image(path)
-        reading = _reader.read(image)
-        if _save_dir:
+        image = (load or load_image)(path)
+        reading = reader.read(image)
+        if save_dir:
             name = save_name or f"{safe_stem(path)}.annotated.png"
-            write_image(Path(_save_dir) / name, annotate(image, reading))
+            write_image(Path(save_dir) / name, annotate(image, reading))
     except (ValueError, OSError, MemoryError) as exc:  # ImageLoadError is a ValueError
         return result_row(path, exc)
     except Exception as exc:  # a bug must cost one row, not the run
@@ -343,6 +372,11 @@ def run_pool(
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "engine", "local") == "ray":
+        from digitlens.engines.ray_engine import run as run_ray  # imports ray only when asked for
+
+        return run_ray(args)
+
     def note(text: str) -> None:
         print(f"digitlens batch: {text}", file=sys.stderr)
 
