@@ -30,6 +30,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,6 +51,11 @@ from digitlens.preprocess.load import IMAGE_SUFFIXES, ImageLoadError, decode_ima
 from digitlens.progress import Progress
 from digitlens.sources import SourceError, image_inputs
 
+if TYPE_CHECKING:
+    from pyarrow.fs import FileSystem
+
+    from digitlens.preprocess import PreprocessConfig
+
 INSTALL_HINT = 'the ray engine needs Ray Data: pip install "digitlens[ray]"'
 OUT_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 MAX_BLOCKS = 20_000  # more blocks than this costs the driver more than the spreading gains
@@ -58,7 +65,7 @@ class MissingExtra(RuntimeError):
     """Ray or pyarrow is not installed."""
 
 
-def _import_ray():
+def _import_ray() -> ModuleType:
     try:
         import pyarrow  # noqa: F401
         import ray
@@ -75,7 +82,7 @@ def is_uri(s: str) -> bool:
 
 
 # ---- inputs ---------------------------------------------------------------------------------
-def list_inputs(source: str, recursive: bool = False) -> tuple[list[tuple[str, str]], object | None]:
+def list_inputs(source: str, recursive: bool = False) -> tuple[list[tuple[str, str]], FileSystem | None]:
     """(name, path) per input, and the pyarrow filesystem the paths are on (None: local files).
 
     `name` is what the row's `file` says: the local path as the local engine writes it, or
@@ -111,7 +118,7 @@ def list_inputs(source: str, recursive: bool = False) -> tuple[list[tuple[str, s
     return out, fs
 
 
-def _uri_loader(fs, path: str) -> Callable[[str], np.ndarray]:
+def _uri_loader(fs: FileSystem, path: str) -> Callable[[str], np.ndarray]:
     def load(name: str) -> np.ndarray:
         try:
             with fs.open_input_file(path) as f:
@@ -130,7 +137,15 @@ def _uri_loader(fs, path: str) -> Callable[[str], np.ndarray]:
 class ReadActor:
     """One Ray actor: loads the model once, then turns batches of inputs into result rows."""
 
-    def __init__(self, model, config, conf: float, fs=None, save_dir: str | None = None, root: str | None = None):
+    def __init__(
+        self,
+        model: str | os.PathLike | None,
+        config: PreprocessConfig,
+        conf: float,
+        fs: FileSystem | None = None,
+        save_dir: str | None = None,
+        root: str | None = None,
+    ):
         self.reader = Reader(model, config=config, conf=conf, threads=1)
         self.fs, self.save_dir, self.root = fs, save_dir, root
 
@@ -244,7 +259,7 @@ class Output:
 
 
 # ---- the run --------------------------------------------------------------------------------
-def start_ray(ray, address: str | None) -> bool:
+def start_ray(ray: ModuleType, address: str | None) -> bool:
     """Connect to `address`, or start a quiet local Ray on this machine's cores; True if we started one."""
     if ray.is_initialized():
         return False

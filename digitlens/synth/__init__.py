@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from digitlens.synth.classic import KINDS, LAYOUTS, Scene, generate, make_scene
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    truth = {}
+    truth: dict[str, dict[str, object]] = {}
     for i, sc in enumerate(generate_mixed(args.count, digits.images, digits.labels, args.seed, size, args.scenes)):
         name = f"{i:03d}_{sc.kind}_{sc.layout}.jpg"
         cv2.imwrite(str(out / name), sc.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -82,7 +83,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def generate_mixed(count: int, images, labels, seed: int = 0, size=(640, 480), scenes: str = "classic") -> list[Scene]:
+def generate_mixed(
+    count: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    size: tuple[int, int] = (640, 480),
+    scenes: str = "classic",
+) -> list[Scene]:
     """`count` scenes of the chosen family: 'classic', 'real' or 'all' (the two alternating)."""
     if scenes == "classic":
         return generate(count, images, labels, seed, size)

@@ -32,6 +32,7 @@ class Pen:
 def make_pen(rng: np.random.Generator, name: str | None = None) -> Pen:
     """One pen of the named type (a random type when None), its colour and width drawn by the rng."""
     name = name or PENS[int(rng.integers(len(PENS)))]
+    colour: tuple[float, float, float]
     if name == "ballpoint":
         colour = [(25, 25, 30), (120, 40, 20), (110, 50, 35), (40, 30, 25)][int(rng.integers(4))]
         return Pen(name, colour, rng.uniform(0.05, 0.09), 1.3, rng.uniform(0.8, 0.95), 0.0, rng.uniform(0, 0.3))

@@ -23,11 +23,13 @@ desk, scale and the page outline (`polygon`, stored-image coordinates).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import typing
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import cv2
 import numpy as np
+from numpy.typing import ArrayLike
 
 from digitlens.synth.classic import Scene
 from digitlens.synth.pens import PENS, DigitInk, make_pen
@@ -51,6 +53,7 @@ _LAYOUT_P = {
     "bigframe": ("lines", "page", "page", "blocks"),
 }
 _DESK_P = [0.32, 0.16, 0.1, 0.22, 0.07, 0.05, 0.08]  # real textures (brick, grass, gravel) rarer, as on real desks
+_T = typing.TypeVar("_T")
 
 
 # ---------------------------------------------------------------- geometry
@@ -78,7 +81,7 @@ def _similarity(scale: float, theta: float, centre: tuple[float, float], at: tup
     )
 
 
-def _project(M: np.ndarray, pts) -> np.ndarray:
+def _project(M: np.ndarray, pts: ArrayLike) -> np.ndarray:
     p = np.asarray(pts, np.float64).reshape(-1, 1, 2)
     return cv2.perspectiveTransform(p, M).reshape(-1, 2)
 
@@ -113,13 +116,13 @@ def _soft(mask: np.ndarray, shift: tuple[float, float], sigma: float) -> np.ndar
     H, W = mask.shape
     q = max(1.0, max(H, W) / 800)
     small = cv2.resize(mask, (max(2, round(W / q)), max(2, round(H / q))), interpolation=cv2.INTER_AREA)
-    T = np.float32([[1, 0, shift[0] / q], [0, 1, shift[1] / q]])
+    T = np.array([[1, 0, shift[0] / q], [0, 1, shift[1] / q]], np.float32)
     small = cv2.warpAffine(small, T, small.shape[::-1], borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, sigma / q))
     return cv2.resize(small, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
-def _box_to_stored(box, orientation: int, W: int, H: int) -> tuple[int, int, int, int]:
+def _box_to_stored(box: tuple[int, int, int, int], orientation: int, W: int, H: int) -> tuple[int, int, int, int]:
     """An upright-frame box (W x H frame) in the stored image, turned `orientation` degrees clockwise."""
     x, y, w, h = box
     if orientation == 0:
@@ -150,7 +153,7 @@ def turn(image: np.ndarray, orientation: int) -> np.ndarray:
 # ---------------------------------------------------------------- one scene
 
 
-def _choice(rng: np.random.Generator, items, p=None):
+def _choice(rng: np.random.Generator, items: Sequence[_T], p: Sequence[float] | None = None) -> _T:
     return items[int(rng.choice(len(items), p=p))]
 
 
@@ -234,13 +237,13 @@ def make_real_scene(
     margin = 0.02 * short + 2
     for _ in range(40):
         S = _similarity(k, theta, centre, tuple(at))
-        q = _project(P @ S, text_quad)
-        bw, bh = np.ptp(q[:, 0]), np.ptp(q[:, 1])
+        quad = _project(P @ S, text_quad)
+        bw, bh = np.ptp(quad[:, 0]), np.ptp(quad[:, 1])
         if bw > Wu - 2 * margin or bh > Hu - 2 * margin:
             k *= 0.97 * min((Wu - 2 * margin) / bw, (Hu - 2 * margin) / bh, 1.0)
             continue
-        dx = max(0.0, margin - q[:, 0].min()) - max(0.0, q[:, 0].max() - (Wu - margin))
-        dy = max(0.0, margin - q[:, 1].min()) - max(0.0, q[:, 1].max() - (Hu - margin))
+        dx = max(0.0, margin - quad[:, 0].min()) - max(0.0, quad[:, 0].max() - (Wu - margin))
+        dy = max(0.0, margin - quad[:, 1].min()) - max(0.0, quad[:, 1].max() - (Hu - margin))
         if dx == 0 and dy == 0:
             break
         at += (dx * 1.05, dy * 1.05)
@@ -325,7 +328,7 @@ def make_real_scene(
     light = 1 - rng.uniform(0, 0.35) * (0.5 + 0.5 * ((xx / lw - 0.5) * np.cos(ang) + (yy / lh - 0.5) * np.sin(ang)))
     light *= 1 - rng.uniform(0, 0.35) * ((xx / lw - 0.5) ** 2 + (yy / lh - 0.5) ** 2) * 2
     if rng.random() < 0.3:  # the shadow of a hand or phone
-        cast = np.zeros((lh, lw), np.float32)
+        cast: np.ndarray = np.zeros((lh, lw), np.float32)
         pts = np.array([[rng.uniform(-0.3, 1.3) * lw, rng.uniform(-0.3, 1.3) * lh] for _ in range(5)], np.int32)
         cv2.fillConvexPoly(cast, cv2.convexHull(pts), 1.0)
         cast = cv2.GaussianBlur(cast, (0, 0), lw * rng.uniform(0.02, 0.08))
@@ -350,7 +353,7 @@ def make_real_scene(
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     if rng.random() < 0.1:
         L = max(3, int(min(rng.uniform(2, 6) * res_scale, 2.5 * legible))) | 1
-        kern = np.zeros((L, L), np.float32)
+        kern: np.ndarray = np.zeros((L, L), np.float32)
         kern[L // 2] = 1.0 / L
         Rm = cv2.getRotationMatrix2D((L / 2 - 0.5, L / 2 - 0.5), rng.uniform(0, 180), 1.0)
         kern = cv2.warpAffine(kern, Rm, (L, L))
@@ -360,7 +363,10 @@ def make_real_scene(
     img += luma[:, :, None]
     img = turn(np.clip(img, 0, 255, out=img).astype(np.uint8), orientation)
     _ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(55, 96))])
-    img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    if decoded is None:  # cannot happen to a buffer imencode has just written
+        raise RuntimeError("synth: the scene's JPEG could not be decoded")
+    img = decoded
 
     # truth: boxes of the ink seen through the camera, in the stored image
     boxes, labs, segs, heights = [], [], [], []
@@ -380,7 +386,9 @@ def make_real_scene(
     poly_up = _project(Hpage, _corners(pw_px, ph_px))
     poly = _pts_to_stored(poly_up, orientation, Wu, Hu)
     frame_poly = _corners(Ws, Hs).astype(np.float32)
-    _area, visible = cv2.intersectConvexConvex(poly.astype(np.float32), frame_poly)
+    _area, seen = cv2.intersectConvexConvex(poly.astype(np.float32), frame_poly)
+    # an empty intersection can come back as None, which OpenCV's stubs do not say
+    visible = typing.cast("np.ndarray | None", seen)
     meta = {
         "family": "real",
         "kind": kind,

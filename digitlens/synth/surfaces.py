@@ -22,7 +22,7 @@ from digitlens.synth.pens import DigitInk, Pen, mark_alpha
 from digitlens.synth.textures import paper, smooth_noise
 
 SURFACES = ("sheet", "note", "ruled", "squared")
-NOTE_COLOURS = {
+NOTE_COLOURS: dict[str, tuple[float, float, float]] = {
     "yellow": (120, 235, 250),
     "pink": (195, 165, 250),
     "blue": (245, 215, 160),
@@ -123,7 +123,9 @@ def plan_text(
 # ---------------------------------------------------------------- page
 
 
-def _rounded_box(img, x0, y0, x1, y1, r, colour) -> None:
+def _rounded_box(
+    img: np.ndarray, x0: float, y0: float, x1: float, y1: float, r: float, colour: float | tuple[int, ...]
+) -> None:
     r = int(max(0, min(r, (x1 - x0) / 2, (y1 - y0) / 2)))
     x0, y0, x1, y1 = int(x0), int(y0), int(x1), int(y1)
     cv2.rectangle(img, (x0 + r, y0), (x1 - r, y1), colour, -1, cv2.LINE_AA)

@@ -159,7 +159,7 @@ def _desk(rng: np.random.Generator, h: int, w: int, name: str) -> np.ndarray:
     raise ValueError(f"unknown desk {name!r}; known: {', '.join(DESKS)}")
 
 
-def paper(rng: np.random.Generator, h: int, w: int, colour) -> np.ndarray:
+def paper(rng: np.random.Generator, h: int, w: int, colour: tuple[float, float, float]) -> np.ndarray:
     """A sheet of paper: its colour, a faint uneven tone and fine grain (float32 BGR)."""
     c = np.array(colour, np.float32)
     grain = rng.uniform(0.004, 0.015)
