@@ -62,7 +62,7 @@ def _init(options: dict) -> None:
 
     cv2.setNumThreads(1)
     config = PreprocessConfig().with_(**options["set"])
-    _reader = Reader(config=config, threads=1, rotate=options["rotate"])
+    _reader = Reader(options["model"], config=config, threads=1, rotate=options["rotate"])
 
 
 def _read(job: tuple[str, str]) -> tuple[str, str, str]:
@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--workers", type=int, default=2, help="processes (default: %(default)s)")
     p.add_argument("--invariance", action="store_true", help="also read turned and rescaled copies")
+    p.add_argument("--model", default=None, help="ONNX model or shipped name (default: the shipped digitnet)")
     p.add_argument("--rotate", default="auto", help="auto or 0/90/180/270 (default: %(default)s)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="PreprocessConfig override")
     p.add_argument("--worst", type=int, default=8, help="worst images listed (default: %(default)s)")
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             getattr(__import__("digitlens.preprocess", fromlist=["PreprocessConfig"]).PreprocessConfig(), k)
         )(float(v) if v.replace(".", "", 1).replace("-", "", 1).isdigit() else v == "True")
     rotate: str | int = args.rotate if args.rotate == "auto" else int(args.rotate)
-    options = {"set": overrides, "rotate": rotate}
+    options = {"set": overrides, "rotate": rotate, "model": args.model}
 
     with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(options,)) as pool:
         jobs = [(str(data / name), "asis") for name in sorted(labels)]

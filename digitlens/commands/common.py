@@ -86,7 +86,15 @@ def result_row(path: str | os.PathLike, outcome: Reading | BaseException | str) 
     An error row has an empty text and no digits; `file` is printable even when the
     name is not valid UTF-8 (such bytes appear as \\xNN).
     """
-    row: dict[str, Any] = {"file": display_name(path), "text": "", "digits": [], "rejected": [], "error": None}
+    row: dict[str, Any] = {
+        "file": display_name(path),
+        "text": "",
+        "digits": [],
+        "rejected": [],
+        "rotation": 0,
+        "surface": None,
+        "error": None,
+    }
     if isinstance(outcome, Reading):
         row.update(outcome.to_dict())
     else:
@@ -160,6 +168,8 @@ def annotate(image: np.ndarray, reading: Reading, fps: float | None = None) -> n
     h, w = out.shape[:2]
     scale = max(0.4, min(w, h) / 800)
     thick = max(1, round(scale * 2))
+    if reading.surface is not None:  # the sheet or board the digits were read on
+        cv2.polylines(out, [np.round(reading.surface).astype(np.int32)], True, (255, 160, 0), thick)
     for d in reading.rejected:
         x, y, bw, bh = d.box
         cv2.rectangle(out, (x, y), (x + bw, y + bh), (128, 128, 128), max(1, thick // 2))

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from digitlens.commands.common import (
     add_reader_arguments,
     annotate,
@@ -27,7 +29,6 @@ from digitlens.commands.common import (
     safe_stem,
     write_image,
 )
-from digitlens.preprocess import preprocess
 from digitlens.preprocess.debug import write_debug
 from digitlens.preprocess.load import IMAGE_SUFFIXES, display_name, load_image, set_quiet_decoding
 
@@ -85,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
         name = display_name(path)
         try:
             image = load_image(path)
-            pre = preprocess(image, reader.config, keep_stages=bool(args.debug))
-            reading = reader.read_preprocessed(pre)
+            reading = reader.read(image, keep_stages=bool(args.debug))
         except Exception as exc:  # one bad image never stops the rest (ImageLoadError is the expected one)
             failures += 1
             outcome: BaseException | str = exc
@@ -104,9 +104,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{name}\t{reading.text}", flush=True)
         if args.debug:
-            labels, confs, _ = reader.recognizer.classify(pre.crops)
+            crops = reading.crops if reading.crops is not None else np.zeros((0, 28, 28), np.float32)
+            labels, confs, _ = reader.recognizer.classify(crops)
             caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs, strict=True)]
-            write_debug(args.debug, safe_stem(path if path != "-" else "stdin"), pre.stages, pre.crops, caps)
+            write_debug(args.debug, safe_stem(path if path != "-" else "stdin"), reading.stages, crops, caps)
         if args.save or show:
             drawn = annotate(image, reading)
             if args.save:

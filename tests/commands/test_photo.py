@@ -24,7 +24,7 @@ def test_json_schema_and_annotated_save(tmp_path, capsys):
     out = tmp_path / "annotated.png"
     assert main(["photo", str(SAMPLES / "notebook_line.jpg"), "--json", "--save", str(out)]) == 0
     rec = json.loads(capsys.readouterr().out)
-    assert set(rec) == {"file", "text", "digits", "rejected", "error"}
+    assert set(rec) == {"file", "text", "digits", "rejected", "error", "rotation", "surface"}
     assert rec["error"] is None and rec["text"] == EXPECTED["notebook_line.jpg"]["text"]
     d = rec["digits"][0]
     assert set(d) == {"label", "confidence", "box", "line"} and len(d["box"]) == 4
