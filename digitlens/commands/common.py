@@ -19,7 +19,13 @@ from digitlens.preprocess.load import MAX_PIXELS, PIXELS_ENV, display_name, set_
 INK = {"auto": None, "dark": True, "light": False}
 
 
-def add_reader_arguments(p: argparse.ArgumentParser) -> None:
+def add_reader_arguments(p: argparse.ArgumentParser, rotate: str = "auto") -> None:
+    p.add_argument(
+        "--rotate",
+        choices=("auto", "0", "90", "180", "270"),
+        default=rotate,
+        help=f"degrees to turn the image clockwise before reading; auto: find which way up it is (default: {rotate})",
+    )
     p.add_argument("--model", default=None, help="ONNX model file (default: the shipped digitnet model)")
     p.add_argument(
         "--conf",
@@ -69,7 +75,14 @@ def build_reader(args: argparse.Namespace, threads: int | None = None) -> Reader
         if args.max_pixels < 1:
             raise ValueError(f"--max-pixels must be at least 1, got {args.max_pixels}")
         set_pixel_limit(args.max_pixels)
-    return Reader(args.model, config=config_from_args(args), conf=args.conf, threads=threads)
+    rotate = getattr(args, "rotate", "auto")
+    return Reader(
+        args.model,
+        config=config_from_args(args),
+        conf=args.conf,
+        threads=threads,
+        rotate=rotate if rotate == "auto" else int(rotate),
+    )
 
 
 def one_line(error: BaseException | str) -> str:

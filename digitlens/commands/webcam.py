@@ -74,7 +74,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--reconnect", type=float, default=3.0, help="seconds to wait for a stalled camera before stopping (default: 3)"
     )
     p.add_argument("--threads", type=int, default=1, help="onnxruntime threads (default: 1, leaves a core for capture)")
-    add_reader_arguments(p)
+    add_reader_arguments(p, rotate="0")  # a camera is held upright; auto costs a second pass
 
 
 class CameraLost(RuntimeError):

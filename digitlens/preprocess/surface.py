@@ -54,8 +54,9 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     if config.surface_texture > 0:
         # paper is smooth, a desk is not (grain, bricks, fabric, keys): texture counts against
         # brightness, so a sheet stands out from a desk of its own brightness
-        mean = cv2.blur(small, (k, k))
-        texture = np.sqrt(np.maximum(cv2.blur(small * small, (k, k)) - mean * mean, 0.0))
+        # (measured after the closing, so the writing itself is no texture)
+        mean = cv2.blur(closed, (k, k))
+        texture = np.sqrt(np.maximum(cv2.blur(closed * closed, (k, k)) - mean * mean, 0.0))
         closed = closed - config.surface_texture * cv2.blur(texture, (k, k))
     paper = cv2.GaussianBlur(closed, (0, 0), max(1.0, k / 4))
     frame = float(sw * sh)
@@ -103,7 +104,16 @@ def _candidate(
         return None
     region = (labels == biggest).astype(np.uint8)
     contours, _ = cv2.findContours(region, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    outline = max(contours, key=cv2.contourArea)
+    # a sheet, a note or a board has straight sides (the frame may clip it): a few corners;
+    # a big thick digit or a blot is round and has many
+    corners = cv2.approxPolyDP(outline, config.surface_straightness * cv2.arcLength(outline, True), True)
+    if len(corners) > config.surface_max_corners:
+        return None
+    (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
+    if cv2.contourArea(outline) < config.surface_rect_fill * rw * rh:
+        return None  # a sheet fills the rectangle around it (under perspective, most of it)
+    hull = cv2.convexHull(outline)
     hull_area = float(cv2.contourArea(hull))
     area = hull_area / frame
     if not config.surface_min_area <= area <= config.surface_max_area:
