@@ -26,7 +26,7 @@ class PreprocessConfig:
     # --- surface (the sheet, note or board; what lies beyond it is never ink) ---------------
     find_surface: bool = True  # read only inside the surface when one is found
     surface_min_side: int = 300  # images with a shorter side (tight crops) are all surface
-    surface_side: int = 256  # the surface is found on a copy this long side
+    surface_side: int = 160  # the surface is found on a copy this long side
     surface_close: float = 0.04  # ...after a closing this fraction of its short side takes the writing away
     surface_min_area: float = 0.08  # a surface covers at least this fraction of the frame...
     surface_max_area: float = 0.93  # ...and at most this (beyond, the page fills the frame: no desk to cut)
@@ -41,14 +41,14 @@ class PreprocessConfig:
     )
     board_max_level: float = 0.5  # a dark surface (a blackboard) is darker than this grey level (0..1)
     surface_texture: float = 3.0  # weight of local texture (grey-level sigma) against brightness: paper is smooth
-    surface_levels: int = 12  # brightness levels tried for the sheet's edge (the sharpest step wins)
+    surface_levels: int = 8  # brightness levels tried for the sheet's edge (the sharpest step wins)
     surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
     # --- colour -----------------------------------------------------------------------------
     colour_ink: bool = (
         True  # read the colour channel where the ink stands out most (pale blue ballpoint, coloured notes)
     )
     colour_gain: float = 1.3  # ...only when it beats plain grey's contrast by this factor
-    colour_samples: int = 40000  # pixels sampled to judge the channels
+    colour_samples: int = 10000  # pixels sampled to judge the channels
     # --- orientation (Reader with rotate="auto") ----------------------------------------
     orientation_geometry: float = (
         0.3  # weight of the geometry cue (digits taller than wide, side by side) vs confidence

@@ -116,8 +116,8 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
                 keep |= ends
         if keep.any():
             rules |= (keep[labels] & (weak > 0)).astype(np.uint8) * 255
-    if config.tilted_rules:
-        rules |= tilted_rules(weak, config)
+    if config.tilted_rules:  # on what the upright rules left (fewer points: a faster transform)
+        rules |= tilted_rules(cv2.bitwise_and(weak, cv2.bitwise_not(rules)), config)
     return rules
 
 
@@ -143,6 +143,9 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     )
     small = (small > 64).astype(np.uint8) * 255
     min_len = config.rule_min_length * side * scale
+    _, _, stats = label_components(small)
+    if len(stats) < 2 or np.hypot(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).max() < min_len:
+        return out  # nothing long enough to be a rule: no transform needed
     segments = cv2.HoughLinesP(
         small,
         1,
