@@ -101,9 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         fp = 1000 * float(np.mean([x["frame_p95"] for x in r]))
         bm = 1000 * float(np.mean([x["big_median"] for x in r]))
         base = base or fm
-        print(
-            f"{name:18s} {fm:16.1f} {fp:13.1f} {bm:13.1f}  {r[-1]['frame_text']!r} / {r[-1]['big_text']!r}  ({fm / base:.2f}x)"
-        )
+        texts = f"{r[-1]['frame_text']!r} / {r[-1]['big_text']!r}"
+        print(f"{name:18s} {fm:16.1f} {fp:13.1f} {bm:13.1f}  {texts}  ({fm / base:.2f}x)")
     print(f"truth: frame {sc.text!r}, big {big.text!r}")
     return 0
 
