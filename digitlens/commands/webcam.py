@@ -185,7 +185,7 @@ class FrameResult:
 
 def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
     move = lambda ds: [
-        Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds
+        Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line, d.kind) for d in ds
     ]
     digits = move(reading.digits)
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -14,12 +14,20 @@ from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
 
 
+#: Kinds of a reported mark: a digit read, a mark the model says is no digit, a digit too unsure to keep.
+DIGIT, NOT_DIGIT, LOW_CONFIDENCE = "digit", "not_digit", "low_confidence"
+
+
 @dataclass(frozen=True)
 class Digit:
+    """One mark: `label` 0-9 (-1 when the model says it is not a digit), `confidence` the
+    probability of that answer, and `kind` (DIGIT, NOT_DIGIT or LOW_CONFIDENCE)."""
+
     label: int
     confidence: float
     box: tuple[int, int, int, int]  # x, y, w, h in original image pixels
     line: int
+    kind: str = DIGIT
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -79,42 +87,52 @@ class Reader:
         return reading
 
     def read_preprocessed(self, pre: Preprocessed) -> Reading:
-        """Classify every crop, and every proposed split's pieces, in one batch."""
+        """Classify every crop, and every proposed split's pieces, in one batch.
+
+        With an 11-class model a crop answered "not a digit" goes to `rejected` (kind
+        NOT_DIGIT, label -1) and never into the text; as a split's piece it fails the split.
+        """
         n = len(pre)
         batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
         labels, confs, _ = self.recognizer.classify(batch)
-        per_candidate = [
-            [Digit(int(labels[i]), float(confs[i]), tuple(int(v) for v in pre.boxes[i]), int(pre.lines[i]))]
-            for i in range(n)
-        ]
+        nd = self.recognizer.not_digit_index
+        is_mark = labels == nd if nd is not None else np.zeros(len(labels), bool)
+        digit_conf = np.where(is_mark, 0.0, confs)  # how sure it is a digit: nothing when it is not one
+
+        def make(j: int, box, line: int) -> Digit:
+            box = tuple(int(v) for v in box)
+            if is_mark[j]:
+                return Digit(-1, float(confs[j]), box, line, NOT_DIGIT)
+            return Digit(int(labels[j]), float(confs[j]), box, line)
+
+        per_candidate = [[make(i, pre.boxes[i], int(pre.lines[i]))] for i in range(n)]
         start, best = n, {}
         for sp in pre.splits:
             k = len(sp.crops)
-            piece_conf = confs[start : start + k]
+            piece_conf = digit_conf[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
             weakest = float(piece_conf.min())  # a proposal is as good as its least sure piece
             if (
-                weakest > float(confs[sp.index]) + self.config.split_gain
+                weakest > float(digit_conf[sp.index]) + self.config.split_gain
                 and weakest >= self.config.split_min_conf
                 and weakest > best.get(sp.index, (-1.0,))[0]
             ):
                 line = int(pre.lines[sp.index])
-                best[sp.index] = (
-                    weakest,
-                    [
-                        Digit(int(labels[start + j]), float(piece_conf[j]), tuple(int(v) for v in sp.boxes[j]), line)
-                        for j in range(k)
-                    ],
-                )
+                best[sp.index] = (weakest, [make(start + j, sp.boxes[j], line) for j in range(k)])
             start += k
         for i, (_, digits) in best.items():
             per_candidate[i] = digits
         accepted, rejected = [], []
         for group in per_candidate:
             for d in group:
-                (accepted if d.confidence >= self.conf else rejected).append(d)
+                if d.kind == NOT_DIGIT:
+                    rejected.append(d)
+                elif d.confidence >= self.conf:
+                    accepted.append(d)
+                else:
+                    rejected.append(replace(d, kind=LOW_CONFIDENCE))
         # renumber lines so that a line of only rejected marks leaves no gap
         kept = sorted({d.line for d in accepted})
         remap = {old: new for new, old in enumerate(kept)}
-        accepted = [Digit(d.label, d.confidence, d.box, remap[d.line]) for d in accepted]
+        accepted = [replace(d, line=remap[d.line]) for d in accepted]
         return Reading(compose_text(accepted), accepted, rejected, pre.image_size, pre.crops)
