@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", type=int, default=300, help="generated photos for photo-crop ECE (default: 300)")
     p.add_argument("--scene-seed", type=int, default=2024, help="seed of those photos (default: 2024)")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file (default: none)")
+    p.add_argument(
+        "--card", default=None, help="model card JSON to record the first model's figures in (default: none)"
+    )
     args = p.parse_args(argv)
     try:
         recs = [Recognizer(m) for m in (args.model or [None])]
@@ -121,6 +124,16 @@ def main(argv: list[str] | None = None) -> int:
             )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    if args.card:
+        card_path = Path(args.card)
+        card = json.loads(card_path.read_text())
+        card["rejection"] = {
+            "command": "python benchmarks/reject_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "nondigit_set": f"negatives.generate({args.negatives}, seed {args.seed}, MNIST test digits)",
+            "photo_crop_set": f"pipeline crops of synth.generate({args.scenes}, MNIST test, seed {args.scene_seed})",
+            **{k: v for k, v in results[0].items() if k != "model"},
+        }
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
     return 0
 
 

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}\t{reading.text}", flush=True)
         if args.debug:
             labels, confs, _ = reader.recognizer.classify(pre.crops)
-            caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs)]
+            caps = [f"{reader.recognizer.classes[lab]} {c:.2f}" for lab, c in zip(labels, confs)]
             write_debug(args.debug, safe_stem(path), pre.stages, pre.crops, caps)
         if args.save or show:
             drawn = annotate(image, reading)

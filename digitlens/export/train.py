@@ -147,6 +147,16 @@ def extra_data(
     return torch.from_numpy(np.concatenate(xs)).unsqueeze(1), torch.from_numpy(np.concatenate(ys))
 
 
+def widen_head(state: dict, target: dict) -> dict:
+    """A 10-class state dict fitted to an 11-class model: digit rows copied, the new row as freshly built."""
+    out = dict(state)
+    for k, v in state.items():
+        t = target.get(k)
+        if t is not None and v.shape != t.shape and v.shape[1:] == t.shape[1:] and (v.shape[0], t.shape[0]) == (10, 11):
+            out[k] = torch.cat([v, t[10:]])
+    return out
+
+
 @torch.no_grad()
 def all_logits(model, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     model.eval()
@@ -189,7 +199,7 @@ def train(args: argparse.Namespace) -> dict:
 
     model = build(args.arch, num_classes=args.classes)
     if args.init:
-        model.load_state_dict(torch.load(args.init, weights_only=True))
+        model.load_state_dict(widen_head(torch.load(args.init, weights_only=True), model.state_dict()))
     aug_cfg = AugmentConfig(p_lowres=args.lowres)
     opt = make_optimizer(args, model.parameters())
     steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size

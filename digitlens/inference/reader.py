@@ -95,7 +95,7 @@ class Reader:
         n = len(pre)
         batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
         labels, confs, _ = self.recognizer.classify(batch)
-        nd = self.recognizer.not_digit_index
+        nd = getattr(self.recognizer, "not_digit_index", None)  # None: a ten-digit model (or a stand-in)
         is_mark = labels == nd if nd is not None else np.zeros(len(labels), bool)
         digit_conf = np.where(is_mark, 0.0, confs)  # how sure it is a digit: nothing when it is not one
 
