@@ -177,6 +177,7 @@ def write_card(args, onnx_path: Path, model, metrics: dict, report: dict) -> Non
     card = {
         "file": onnx_path.name,
         "sha256": sha256_file(onnx_path),
+        "size_bytes": onnx_path.stat().st_size,
         "architecture": args.arch,
         "train_command": args.train_command,
         "export_command": f"digitlens export {args.checkpoint} --arch {args.arch} --out {args.out}",

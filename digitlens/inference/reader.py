@@ -12,6 +12,8 @@ from digitlens.inference.recognizer import Recognizer
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
+#: an 11-class model's "not a digit" answer rejects a crop only at this probability or above
+DEFAULT_NOT_DIGIT_CONF = 0.7  # chosen on generated development photos (seed 3): see BENCHMARKS.md
 
 
 #: Kinds of a reported mark: a digit read, a mark the model says is no digit, a digit too unsure to keep.
@@ -70,12 +72,16 @@ class Reader:
         config: PreprocessConfig = PreprocessConfig(),
         conf: float = DEFAULT_CONF,
         threads: int | None = None,
+        not_digit_conf: float = DEFAULT_NOT_DIGIT_CONF,
     ):
         if not 0.0 <= conf <= 1.0:
             raise ValueError(f"conf must be in 0..1, got {conf}")
+        if not 0.0 <= not_digit_conf <= 1.0:
+            raise ValueError(f"not_digit_conf must be in 0..1, got {not_digit_conf}")
         self.recognizer = Recognizer(model, threads=threads)
         self.config = config
         self.conf = conf
+        self.not_digit_conf = not_digit_conf
 
     def read(self, image: np.ndarray, keep_stages: bool = False, timings: dict | None = None) -> Reading:
         pre = preprocess(image, self.config, keep_stages=keep_stages, timings=timings)
@@ -94,9 +100,19 @@ class Reader:
         """
         n = len(pre)
         batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
-        labels, confs, _ = self.recognizer.classify(batch)
+        labels, confs, probs = self.recognizer.classify(batch)
         nd = getattr(self.recognizer, "not_digit_index", None)  # None: a ten-digit model (or a stand-in)
-        is_mark = labels == nd if nd is not None else np.zeros(len(labels), bool)
+        is_mark = np.zeros(len(labels), bool)
+        if nd is not None and len(labels):
+            top = labels == nd
+            is_mark = top & (confs >= self.not_digit_conf)
+            # a doubtful "not a digit" is read as its likeliest digit, at that digit's probability
+            doubt = np.nonzero(top & ~is_mark)[0]
+            if doubt.size:
+                labels, confs = labels.copy(), confs.copy()
+                digit_probs = np.delete(probs[doubt], nd, axis=1)
+                labels[doubt] = digit_probs.argmax(1)
+                confs[doubt] = digit_probs.max(1)
         digit_conf = np.where(is_mark, 0.0, confs)  # how sure it is a digit: nothing when it is not one
 
         def make(j: int, box, line: int) -> Digit:

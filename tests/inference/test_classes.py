@@ -143,3 +143,15 @@ def test_ten_class_reader_has_no_not_digit_kind(tmp_path):
     pre = Preprocessed(np.concatenate([faint(), inky()]), boxes(0, 30), np.zeros(2, np.int64), (100, 100))
     reading = reader.read_preprocessed(pre)
     assert reading.text == "33" and reading.rejected == []
+
+
+def test_a_doubtful_not_digit_is_read_as_its_likeliest_digit(tmp_path):
+    path = linear_model(tmp_path / "m.onnx", 11, [*DIGITS, "not_digit"], ink_weight=20)
+    crop = np.full((1, 28, 28), 0.27, np.float32)  # P(not a digit) = 0.6, P(3) = 0.4
+    pre = Preprocessed(crop, boxes(0), np.zeros(1, np.int64), (100, 100))
+    lenient = Reader(path, conf=0.3, not_digit_conf=0.7).read_preprocessed(pre)
+    assert lenient.text == "3" and lenient.digits[0].confidence == pytest.approx(0.4, abs=0.01)
+    strict = Reader(path, conf=0.3, not_digit_conf=0.5).read_preprocessed(pre)
+    assert strict.text == "" and strict.rejected[0].kind == NOT_DIGIT
+    with pytest.raises(ValueError, match="not_digit_conf"):
+        Reader(path, not_digit_conf=1.5)
