@@ -12,11 +12,17 @@ IMAGE_SIZE = 28
 BOX_SIZE = 20
 #: Number of classes (digits 0-9).
 NUM_CLASSES = 10
+#: Class names of a plain digit model; an 11-class model adds NOT_DIGIT as its last class.
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+#: Name of the "not a digit" class (operators, letters, rules, edges, textures, pieces of digits).
+NOT_DIGIT = "not_digit"
+#: ONNX metadata key holding the class list as a JSON array of names (absent: the ten digits).
+CLASSES_KEY = "classes"
 
 #: Name, dtype and layout of the ONNX model's input: float32 [batch, 1, 28, 28],
 #: values 0..1, white digit on black (MNIST's own polarity).
 INPUT_NAME = "image"
-#: Name of the ONNX model's output: float32 [batch, 10] raw logits.
+#: Name of the ONNX model's output: float32 [batch, classes] raw logits (10 digits, or 11 with NOT_DIGIT).
 OUTPUT_NAME = "logits"
 #: ONNX opset the exporter targets.
 OPSET = 18

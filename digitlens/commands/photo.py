@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         if args.debug:
             crops = reading.crops if reading.crops is not None else np.zeros((0, 28, 28), np.float32)
             labels, confs, _ = reader.recognizer.classify(crops)
-            caps = [f"{lab} {c:.2f}" for lab, c in zip(labels, confs, strict=True)]
+            caps = [f"{reader.recognizer.classes[lab]} {c:.2f}" for lab, c in zip(labels, confs, strict=True)]
             write_debug(args.debug, safe_stem(path if path != "-" else "stdin"), reading.stages, crops, caps)
         if args.save or show:
             drawn = annotate(image, reading)

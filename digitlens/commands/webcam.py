@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, TextIO
 
@@ -220,7 +220,7 @@ class FrameResult:
 
 def offset_reading(reading: Reading, dx: int, dy: int) -> Reading:
     def move(ds: list[Digit]) -> list[Digit]:
-        return [Digit(d.label, d.confidence, (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3]), d.line) for d in ds]
+        return [replace(d, box=(d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3])) for d in ds]
 
     digits = move(reading.digits)
     return Reading(compose_text(digits), digits, move(reading.rejected), reading.image_size, reading.crops)

@@ -37,7 +37,7 @@ def score(recognizer: Recognizer, images: np.ndarray, labels: np.ndarray, batch:
     preds = np.concatenate(
         [recognizer.classify(images[i : i + batch].astype(np.float32) / 255.0)[0] for i in range(0, len(images), batch)]
     )
-    confusion = np.zeros((10, 10), np.int64)
+    confusion = np.zeros((10, recognizer.num_classes), np.int64)  # an 11th column: called "not a digit"
     np.add.at(confusion, (labels.astype(np.int64), preds), 1)
     wrong = np.nonzero(preds != labels)[0]
     return {"accuracy": float((preds == labels).mean()), "predictions": preds, "confusion": confusion, "wrong": wrong}
@@ -62,13 +62,17 @@ def gallery(images: np.ndarray, captions: list[str], cols: int = 20) -> np.ndarr
 
 def confusion_image(confusion: np.ndarray) -> np.ndarray:
     cell = 44
-    img = np.full((cell * 11, cell * 11, 3), 255, np.uint8)
-    off = confusion - np.diag(np.diag(confusion))
+    cols = confusion.shape[1]
+    img = np.full((cell * 11, cell * (cols + 1), 3), 255, np.uint8)
+    off = confusion.copy()
+    off[np.arange(10), np.arange(10)] = 0
     peak = max(1, off.max())
+    for p in range(cols):
+        name = str(p) if p < 10 else "x"
+        cv2.putText(img, name, (cell * (p + 1) + 14, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
     for t in range(10):
         cv2.putText(img, str(t), (12, cell * (t + 1) + 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-        cv2.putText(img, str(t), (cell * (t + 1) + 14, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
-        for p in range(10):
+        for p in range(cols):
             v = int(confusion[t, p])
             shade = 255 - int(200 * (v / peak if t != p else 0.3))
             x0, y0 = cell * (p + 1), cell * (t + 1)

@@ -1,6 +1,7 @@
 """The architecture registry: every network `digitlens train --arch NAME` can build.
 
-All take float32 [B, 1, 28, 28] in 0..1 (white on black) and return raw logits [B, 10];
+All take float32 [B, 1, 28, 28] in 0..1 (white on black) and return raw logits [B, classes]:
+10 digits, or 11 with the last meaning "not a digit" (`build(name, num_classes=11)`);
 softmax is applied by the consumer so that the exported graph stays a pure classifier.
 """
 
@@ -13,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-REGISTRY: dict[str, Callable[[], nn.Module]] = {}
-_Factory = TypeVar("_Factory", bound=Callable[[], nn.Module])
+REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+_Factory = TypeVar("_Factory", bound=Callable[..., nn.Module])
 
 
 def register(name: str) -> Callable[[_Factory], _Factory]:
@@ -25,30 +26,32 @@ def register(name: str) -> Callable[[_Factory], _Factory]:
     return wrap
 
 
-def build(name: str) -> nn.Module:
+def build(name: str, num_classes: int = 10) -> nn.Module:
     if name not in REGISTRY:
         raise ValueError(f"unknown architecture {name!r}; choose from {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name]()
+    if num_classes not in (10, 11):
+        raise ValueError(f"num_classes must be 10 (digits) or 11 (digits + not a digit), got {num_classes}")
+    return REGISTRY[name](num_classes=num_classes)
 
 
 class MLP(nn.Module):
     """784-50-10 with a sigmoid hidden layer: the classic two-layer network."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.hidden = nn.Linear(784, 50)
-        self.out = nn.Linear(50, 10)
+        self.out = nn.Linear(50, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(torch.sigmoid(self.hidden(x.flatten(1))))
 
 
 class CNN2(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 5, padding=2)
         self.conv2 = nn.Conv2d(16, 32, 5, padding=2)
-        self.fc = nn.Linear(32 * 7 * 7, 10)
+        self.fc = nn.Linear(32 * 7 * 7, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -57,12 +60,12 @@ class CNN2(nn.Module):
 
 
 class KerasCNN(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 32, 3)
         self.conv2 = nn.Conv2d(32, 64, 3)
         self.fc1 = nn.Linear(64 * 5 * 5, 64)
-        self.fc2 = nn.Linear(64, 10)
+        self.fc2 = nn.Linear(64, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 26 -> 13
@@ -71,13 +74,13 @@ class KerasCNN(nn.Module):
 
 
 class LeNet5(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
+        self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)  # 28 -> 14
@@ -89,13 +92,13 @@ class LeNet5(nn.Module):
 class TwoScale(nn.Module):
     """Two branches over one 3x3 feature map: a deep strided path and one wide 12x12 view."""
 
-    def __init__(self) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 12, 3)  # 32 -> 30
         self.a2 = nn.Conv2d(12, 24, 3, stride=2, padding=2)  # 15 -> 9
         self.a3 = nn.Conv2d(24, 36, 3, stride=2, padding=1)  # 9 -> 5
         self.b2 = nn.Conv2d(12, 12, 12, stride=5, padding=1)  # 30 -> 5
-        self.head = nn.Conv2d(48, 10, 5)  # 5 -> 1
+        self.head = nn.Conv2d(48, num_classes, 5)  # 5 -> 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv1(F.pad(x, (2, 2, 2, 2))))
@@ -117,7 +120,7 @@ class DigitNet(nn.Module):
     photo crops, and batch norm folds into the convolutions on export (free at inference).
     """
 
-    def __init__(self, width: int = 16) -> None:
+    def __init__(self, width: int = 16, num_classes: int = 10) -> None:
         super().__init__()
         w = width
         self.features = nn.Sequential(
@@ -131,7 +134,7 @@ class DigitNet(nn.Module):
             nn.AdaptiveAvgPool2d(1),
         )
         self.dropout = nn.Dropout(0.1)
-        self.fc = nn.Linear(4 * w, 10)
+        self.fc = nn.Linear(4 * w, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.features(x).flatten(1)))
@@ -143,6 +146,12 @@ register("keras-cnn")(KerasCNN)
 register("lenet5")(LeNet5)
 register("twoscale")(TwoScale)
 register("digitnet")(DigitNet)
+
+
+@register("digitnet20")
+def _digitnet20(num_classes: int = 10) -> DigitNet:
+    """DigitNet at width 20: 8.6 M multiply-adds per crop, for the 11-class model."""
+    return DigitNet(width=20, num_classes=num_classes)
 
 
 def count_parameters(model: nn.Module) -> int:

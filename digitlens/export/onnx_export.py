@@ -1,7 +1,10 @@
 """`digitlens export`: checkpoint -> ONNX, with the contract checked before anything ships.
 
 The exported graph is the inference contract (see digitlens.conventions): input `image`
-float32 [batch,1,28,28], output `logits` [batch,10], dynamic batch.  Parity against torch
+float32 [batch,1,28,28], output `logits` [batch,classes], dynamic batch; the class list
+is in the metadata (`classes`: the ten digits, then "not_digit" for an 11-class model).
+When training fitted a softmax temperature (metrics `temperature`), 1/T is folded into
+the graph, so the shipped logits are calibrated.  Parity against torch
 on real test digits is part of the export, not an afterthought: a file that fails it is
 never left under the requested name.
 """
@@ -52,9 +55,22 @@ class ParityError(RuntimeError):
     pass
 
 
+class Tempered(torch.nn.Module):
+    """A classifier whose logits are divided by a fitted temperature (calibration folded into the graph)."""
+
+    def __init__(self, model: torch.nn.Module, temperature: float) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("inv_t", torch.tensor(1.0 / float(temperature)))
+
+    def forward(self, x):
+        return self.model(x) * self.inv_t
+
+
 def load_model(arch: str, checkpoint: str | os.PathLike) -> torch.nn.Module:
-    model = build(arch)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    head = [v for k, v in state.items() if k.endswith(".weight") or k.endswith(".bias")][-1]
+    model = build(arch, num_classes=int(head.shape[0]))  # 10 or 11 outputs, read off the last layer
     model.load_state_dict(state)
     return model.eval()
 
@@ -109,6 +125,11 @@ def export(args: argparse.Namespace) -> dict:
     ckpt = Path(args.checkpoint)
     metrics_path = Path(args.metrics) if args.metrics else ckpt.with_name(f"{args.arch}.metrics.json")
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else {}
+    n_out = int(model(torch.zeros(1, 1, C.IMAGE_SIZE, C.IMAGE_SIZE)).shape[1])
+    classes = list(C.DIGIT_CLASSES) + ([C.NOT_DIGIT] if n_out == 11 else [])
+    temperature = float(metrics.get("temperature") or 1.0)
+    if temperature != 1.0:
+        model = Tempered(model, temperature).eval()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     test = mnist.load_split("test", args.data_dir)
@@ -123,6 +144,8 @@ def export(args: argparse.Namespace) -> dict:
         "metrics": json.dumps(
             {k: metrics[k] for k in ("val_accuracy", "test_accuracy_torch", "best_epoch") if k in metrics}
         ),
+        C.CLASSES_KEY: json.dumps(classes),
+        "temperature": repr(temperature),
     }
     fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=out.parent)
     os.close(fd)
@@ -154,6 +177,7 @@ def write_card(args: argparse.Namespace, onnx_path: Path, model: torch.nn.Module
     card = {
         "file": onnx_path.name,
         "sha256": sha256_file(onnx_path),
+        "size_bytes": onnx_path.stat().st_size,
         "architecture": args.arch,
         "train_command": args.train_command,
         "export_command": f"digitlens export {args.checkpoint} --arch {args.arch} --out {args.out}",
@@ -171,7 +195,9 @@ def write_card(args: argparse.Namespace, onnx_path: Path, model: torch.nn.Module
         "macs_per_crop": count_macs(model),
         "opset": C.OPSET,
         "input": {"name": C.INPUT_NAME, "convention": C.INPUT_CONVENTION},
-        "output": {"name": C.OUTPUT_NAME, "shape": ["batch", C.NUM_CLASSES]},
+        "output": {"name": C.OUTPUT_NAME, "shape": ["batch", len(Recognizer(onnx_path).classes)]},
+        "classes": list(Recognizer(onnx_path).classes),
+        "temperature": metrics.get("temperature"),
         "parity": report,
         "versions": {"torch": torch.__version__},
         "note": args.note,

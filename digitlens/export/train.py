@@ -3,6 +3,14 @@
 Reads top to bottom: data, split, model, optimiser, epochs, test once, write artefacts.
 The validation split (held out from the 60k training images) picks the checkpoint;
 the 10k test set is scored once, at the end, by the chosen checkpoint.
+
+With `--classes 11` the network gets an eleventh output, "not a digit", trained on
+`--negatives N` generated non-digit crops (digitlens.export.negatives) and on the crops
+the photo pipeline cuts from `--scenes N` generated photos made of MNIST *training*
+digits (digitlens.export.scene_crops; unmatched crops are negatives).  Both are made
+once, before the first epoch, and cached under --cache.  The validation set then also
+holds negatives and pipeline crops made with other seeds from the validation digits;
+it picks the checkpoint and fits the softmax temperature (digitlens.export.calibration).
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +68,18 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
         default=0.0,
         help="share of samples rendered small and scaled back up, as small photo digits are (default: 0.0)",
     )
+    p.add_argument(
+        "--classes", type=int, default=10, choices=[10, 11], help="10 digits, or 11 with 'not a digit' (default: 10)"
+    )
+    p.add_argument(
+        "--negatives", type=int, default=0, help="generated non-digit crops, needs --classes 11 (default: 0)"
+    )
+    p.add_argument(
+        "--scenes", type=int, default=0, help="generated photos whose pipeline crops join training (default: 0)"
+    )
+    p.add_argument(
+        "--cache", default="runs/cache", help="folder caching generated crops between runs (default: runs/cache)"
+    )
     p.add_argument("--init", default=None, help="start from this state dict, e.g. to fine-tune (default: random init)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images, 0 = all (default: 0)")
@@ -88,8 +108,68 @@ def make_optimizer(args: argparse.Namespace, params: Iterable[torch.nn.Parameter
     return cls(params, lr=args.lr, betas=(args.momentum, 0.999), weight_decay=args.weight_decay)
 
 
+def _cached(
+    cache: Path | None, name: str, make: Callable[[], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(crops float32 [N, 28, 28], labels int64 [N]) from cache/name.npz, or made and stored there."""
+    path = cache / f"{name}.npz" if cache else None
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            return z["crops"], z["labels"]
+    started = time.perf_counter()
+    crops, labels = make()
+    print(f"made {name}: {len(crops)} crops in {time.perf_counter() - started:.0f}s", flush=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, crops=crops.astype(np.float32), labels=labels.astype(np.int64))
+        tmp.replace(path)
+    return crops.astype(np.float32), labels.astype(np.int64)
+
+
+def extra_data(
+    args: argparse.Namespace, digits: np.ndarray, labels: np.ndarray, seed: int, scale: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generated negatives (label 10) and pipeline crops of generated photos, as tensors."""
+    from digitlens.export import negatives as neg
+    from digitlens.export.scene_crops import NOT_DIGIT, scene_crops
+
+    cache = Path(args.cache) if args.cache else None
+    tag = f"{len(digits)}d{int(digits[:64].sum()) % 100003}"  # which digits fed the scenes and fragments
+    xs, ys = [np.zeros((0, 28, 28), np.float32)], [np.zeros(0, np.int64)]
+    n_neg = round(args.negatives * scale)
+    if n_neg:
+        x, _ = _cached(cache, f"neg_{n_neg}_s{seed}_{tag}", lambda: neg.generate(n_neg, seed, digits, labels))
+        xs.append(x)
+        ys.append(np.full(len(x), NOT_DIGIT, np.int64))
+    n_sc = round(args.scenes * scale)
+    if n_sc:
+        x, y = _cached(cache, f"scenes_{n_sc}_s{seed}_{tag}", lambda: scene_crops(n_sc, digits, labels, seed))
+        xs.append(x)
+        ys.append(y)
+    return torch.from_numpy(np.concatenate(xs)).unsqueeze(1), torch.from_numpy(np.concatenate(ys))
+
+
+def widen_head(state: dict, target: dict) -> dict:
+    """A 10-class state dict fitted to an 11-class model: digit rows copied, the new row as freshly built."""
+    out = dict(state)
+    for k, v in state.items():
+        t = target.get(k)
+        if t is not None and v.shape != t.shape and v.shape[1:] == t.shape[1:] and (v.shape[0], t.shape[0]) == (10, 11):
+            out[k] = torch.cat([v, t[10:]])
+    return out
+
+
+@torch.no_grad()
+def all_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)]) if len(x) else torch.zeros(0, 10)
+
+
 def train(args: argparse.Namespace) -> dict:
     """Train, select by validation accuracy, test once; return the metrics written to JSON."""
+    if (args.negatives or args.scenes) and args.classes != 11:
+        raise ValueError("--negatives and --scenes need --classes 11")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -105,10 +185,24 @@ def train(args: argparse.Namespace) -> dict:
     order = torch.randperm(len(x_all), generator=gen)
     val_idx, train_idx = order[: args.val_size], order[args.val_size :]
     x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
+    n_mnist_val = len(x_val)
+    if args.classes == 11 and (args.negatives or args.scenes):
+        imgs, lbls = train_split.images[: len(x_all)], train_split.labels[: len(x_all)]
+        ti, vi = np.sort(train_idx.numpy()), np.sort(val_idx.numpy())
+        x_extra, y_extra = extra_data(args, imgs[ti], lbls[ti], args.seed)
+        # validation extras: other seeds, made from the validation digits only
+        xv_extra, yv_extra = extra_data(args, imgs[vi], lbls[vi], args.seed + 1000, scale=0.15)
+        x_train, y_train = torch.cat([x_train, x_extra]), torch.cat([y_train, y_extra])
+        x_val, y_val = torch.cat([x_val, xv_extra]), torch.cat([y_val, yv_extra])
+        print(
+            f"training on {len(x_train)} crops ({int((y_train == 10).sum())} not digits), "
+            f"validating on {len(x_val)} ({int((y_val == 10).sum())} not digits)",
+            flush=True,
+        )
 
-    model = build(args.arch)
+    model = build(args.arch, num_classes=args.classes)
     if args.init:
-        model.load_state_dict(torch.load(args.init, weights_only=True))
+        model.load_state_dict(widen_head(torch.load(args.init, weights_only=True), model.state_dict()))
     aug_cfg = AugmentConfig(p_lowres=args.lowres)
     opt = make_optimizer(args, model.parameters())
     steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
@@ -118,7 +212,7 @@ def train(args: argparse.Namespace) -> dict:
             opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.2
         )
 
-    history: dict[str, list[float]] = {"epoch": [], "loss": [], "train_acc": [], "val_acc": []}
+    history: dict[str, list[float]] = {"epoch": [], "loss": [], "train_acc": [], "val_acc": [], "val_mnist_acc": []}
     best_val, best_epoch = -1.0, 0
     ckpt = out / f"{args.arch}.pt"
     started = time.perf_counter()
@@ -144,21 +238,35 @@ def train(args: argparse.Namespace) -> dict:
             seen += len(idx)
             bar.update(1, postfix=f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
         val_acc = accuracy(model, x_val, y_val) if len(x_val) else correct / seen
-        bar.postfix += f" val {val_acc:.4f}"
+        val_mnist = accuracy(model, x_val[:n_mnist_val], y_val[:n_mnist_val]) if n_mnist_val else val_acc
+        bar.postfix += f" val {val_acc:.4f}" + (f" mnist-val {val_mnist:.4f}" if len(x_val) > n_mnist_val else "")
         bar.close()
         history["epoch"].append(epoch)
         history["loss"].append(loss_sum / seen)
         history["train_acc"].append(correct / seen)
         history["val_acc"].append(val_acc)
+        history["val_mnist_acc"].append(val_mnist)
         if val_acc >= best_val:
             best_val, best_epoch = val_acc, epoch
             torch.save(model.state_dict(), ckpt)
+        torch.save(model.state_dict(), out / f"{args.arch}.last.pt")  # an interrupted run keeps its last epoch
+        (out / f"{args.arch}.progress.json").write_text(json.dumps({"best_epoch": best_epoch, **history}))
     train_seconds = time.perf_counter() - started
 
     model.load_state_dict(torch.load(ckpt, weights_only=True))
     test_acc = accuracy(model, to_tensor(test_split.images), torch.from_numpy(test_split.labels.astype(np.int64)))
+    from digitlens.export.calibration import ece, fit_temperature
+
+    val_logits = all_logits(model, x_val).double().numpy()
+    temperature = fit_temperature(val_logits, y_val.numpy()) if len(x_val) else 1.0
+    val_probs = torch.softmax(torch.from_numpy(val_logits / temperature), 1).numpy()
     metrics = {
         "arch": args.arch,
+        "classes": args.classes,
+        "temperature": round(temperature, 4),
+        "val_ece_calibrated": round(ece(val_probs, y_val.numpy()), 5),
+        "val_size_total": len(x_val),
+        "train_size_total": len(x_train),
         "checkpoint": ckpt.name,
         "best_epoch": best_epoch,
         "val_accuracy": best_val,

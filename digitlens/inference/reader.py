@@ -15,14 +15,24 @@ from digitlens.preprocess.load import as_image
 from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, points_to_source, sideways_evidence, turn
 
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
+#: an 11-class model's "not a digit" answer rejects a crop only at this probability or above
+DEFAULT_NOT_DIGIT_CONF = 0.7  # chosen on generated development photos (seed 3): see BENCHMARKS.md
+
+
+#: Kinds of a reported mark: a digit read, a mark the model says is no digit, a digit too unsure to keep.
+DIGIT, NOT_DIGIT, LOW_CONFIDENCE = "digit", "not_digit", "low_confidence"
 
 
 @dataclass(frozen=True)
 class Digit:
+    """One mark: `label` 0-9 (-1 when the model says it is not a digit), `confidence` the
+    probability of that answer, and `kind` (DIGIT, NOT_DIGIT or LOW_CONFIDENCE)."""
+
     label: int
     confidence: float
     box: tuple[int, int, int, int]  # x, y, w, h in original image pixels
     line: int
+    kind: str = DIGIT
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -78,14 +88,18 @@ class Reader:
         conf: float = DEFAULT_CONF,
         threads: int | None = None,
         rotate: str | int = "auto",
+        not_digit_conf: float = DEFAULT_NOT_DIGIT_CONF,
     ):
         if not 0.0 <= conf <= 1.0:
             raise ValueError(f"conf must be in 0..1, got {conf}")
+        if not 0.0 <= not_digit_conf <= 1.0:
+            raise ValueError(f"not_digit_conf must be in 0..1, got {not_digit_conf}")
         if rotate != "auto" and rotate not in ROTATIONS:
             raise ValueError(f"rotate must be 'auto' or one of {ROTATIONS}, got {rotate!r}")
         self.recognizer = Recognizer(model, threads=threads)
         self.config = config
         self.conf = conf
+        self.not_digit_conf = not_digit_conf
         self.rotate = rotate
 
     def read(self, image: Any, keep_stages: bool = False, timings: dict | None = None) -> Reading:
@@ -110,7 +124,10 @@ class Reader:
     def _digit_confidence(self, crops: np.ndarray) -> np.ndarray:
         """The recogniser's surest digit class for each crop (a "not a digit" class counts against it)."""
         _, _, probs = self.recognizer.classify(crops)
-        return probs[:, :10].max(axis=1) if len(probs) else np.zeros(0, np.float32)
+        if not len(probs):
+            return np.zeros(0, np.float32)
+        nd = getattr(self.recognizer, "not_digit_index", None)
+        return (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)
 
     def orientation(self, image: np.ndarray, timings: dict | None = None) -> tuple[int, Preprocessed | None]:
         """Quarter turns (clockwise) that make the writing upright, and its preprocessing when at hand.
@@ -164,30 +181,49 @@ class Reader:
         )
 
     def read_preprocessed(self, pre: Preprocessed) -> Reading:
-        """Classify every crop, and every proposed split's pieces, in one batch."""
+        """Classify every crop, and every proposed split's pieces, in one batch.
+
+        With an 11-class model a crop answered "not a digit" goes to `rejected` (kind
+        NOT_DIGIT, label -1) and never into the text; as a split's piece it fails the split.
+        """
         n = len(pre)
         batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
-        labels, confs, _ = self.recognizer.classify(batch)
-        per_candidate = [
-            [Digit(int(labels[i]), float(confs[i]), _box(pre.boxes[i]), int(pre.lines[i]))] for i in range(n)
-        ]
+        labels, confs, probs = self.recognizer.classify(batch)
+        nd = getattr(self.recognizer, "not_digit_index", None)  # None: a ten-digit model (or a stand-in)
+        is_mark = np.zeros(len(labels), bool)
+        if nd is not None and len(labels):
+            top = labels == nd
+            is_mark = top & (confs >= self.not_digit_conf)
+            # a doubtful "not a digit" is read as its likeliest digit, at that digit's probability
+            doubt = np.nonzero(top & ~is_mark)[0]
+            if doubt.size:
+                labels, confs = labels.copy(), confs.copy()
+                digit_probs = np.delete(probs[doubt], nd, axis=1)
+                labels[doubt] = digit_probs.argmax(1)
+                confs[doubt] = digit_probs.max(1)
+        digit_conf = np.where(is_mark, 0.0, confs)  # how sure it is a digit: nothing when it is not one
+
+        def make(j: int, row: np.ndarray, line: int) -> Digit:
+            box = _box(row)
+            if is_mark[j]:
+                return Digit(-1, float(confs[j]), box, line, NOT_DIGIT)
+            return Digit(int(labels[j]), float(confs[j]), box, line)
+
+        per_candidate = [[make(i, pre.boxes[i], int(pre.lines[i]))] for i in range(n)]
         start = n
         best: dict[int, tuple[float, list[Digit]]] = {}
         for sp in pre.splits:
             k = len(sp.crops)
-            piece_conf = confs[start : start + k]
+            piece_conf = digit_conf[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
             weakest = float(piece_conf.min())  # a proposal is as good as its least sure piece
             if (
-                weakest > float(confs[sp.index]) + self.config.split_gain
+                weakest > float(digit_conf[sp.index]) + self.config.split_gain
                 and weakest >= self.config.split_min_conf
                 and weakest > best.get(sp.index, (-1.0,))[0]
             ):
                 line = int(pre.lines[sp.index])
-                best[sp.index] = (
-                    weakest,
-                    [Digit(int(labels[start + j]), float(piece_conf[j]), _box(sp.boxes[j]), line) for j in range(k)],
-                )
+                best[sp.index] = (weakest, [make(start + j, sp.boxes[j], line) for j in range(k)])
             start += k
         for i, (_, digits) in best.items():
             per_candidate[i] = digits
@@ -195,9 +231,14 @@ class Reader:
         rejected: list[Digit] = []
         for group in per_candidate:
             for d in group:
-                (accepted if d.confidence >= self.conf else rejected).append(d)
+                if d.kind == NOT_DIGIT:
+                    rejected.append(d)
+                elif d.confidence >= self.conf:
+                    accepted.append(d)
+                else:
+                    rejected.append(replace(d, kind=LOW_CONFIDENCE))
         # renumber lines so that a line of only rejected marks leaves no gap
         kept = sorted({d.line for d in accepted})
         remap = {old: new for new, old in enumerate(kept)}
-        accepted = [Digit(d.label, d.confidence, d.box, remap[d.line]) for d in accepted]
+        accepted = [replace(d, line=remap[d.line]) for d in accepted]
         return Reading(compose_text(accepted), accepted, rejected, pre.image_size, pre.crops)

@@ -6,6 +6,7 @@ user's laptop for every webcam frame.
 
 from __future__ import annotations
 
+import json
 import os
 from importlib import resources
 from pathlib import Path
@@ -56,8 +57,35 @@ class Recognizer:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
         self.path = path
-        self._check_contract()
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.classes = self._read_classes()
+        #: index of the "not a digit" output, or None for a plain ten-digit model
+        self.not_digit_index = self.classes.index(C.NOT_DIGIT) if C.NOT_DIGIT in self.classes else None
+        self._check_contract()
+
+    def _read_classes(self) -> tuple[str, ...]:
+        """The class names from the metadata (a JSON list); the ten digits when the model has none."""
+        raw = self.metadata.get(C.CLASSES_KEY)
+        if raw is None:
+            return C.DIGIT_CLASSES
+        try:
+            classes = json.loads(raw)
+        except ValueError:
+            classes = None
+        if (
+            not isinstance(classes, list)
+            or tuple(classes[:10]) != C.DIGIT_CLASSES
+            or classes[10:] not in ([], [C.NOT_DIGIT])
+        ):
+            raise ModelError(
+                f"{self.path}: metadata {C.CLASSES_KEY!r} must list the digits 0-9, optionally then {C.NOT_DIGIT!r};"
+                f" got {raw[:80]!r}"
+            )
+        return tuple(classes)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
 
     def _check_contract(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -68,18 +96,21 @@ class Recognizer:
         if inp.type != "tensor(float)" or len(shape) != 4 or shape[1:] != [1, C.IMAGE_SIZE, C.IMAGE_SIZE]:
             raise ModelError(f"{self.path}: input must be float32 [batch,1,28,28], got {inp.type} {shape}")
         oshape = list(out.shape)
-        if len(oshape) != 2 or oshape[1] != C.NUM_CLASSES:
-            raise ModelError(f"{self.path}: output must be [batch,10], got {oshape}")
+        if len(oshape) != 2 or oshape[1] != self.num_classes:
+            raise ModelError(
+                f"{self.path}: output must be [batch,{self.num_classes}] (per its {C.CLASSES_KEY!r} metadata),"
+                f" got {oshape}"
+            )
         self.input_name, self.output_name = inp.name, out.name
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
 
     def logits(self, crops: np.ndarray) -> np.ndarray:
-        """crops: [N, 28, 28] float32 0..1 white on black -> logits [N, 10]."""
+        """crops: [N, 28, 28] float32 0..1 white on black -> logits [N, classes]."""
         crops = np.asarray(crops, dtype=np.float32)
         if crops.ndim != 3 or crops.shape[1:] != (C.IMAGE_SIZE, C.IMAGE_SIZE):
             raise ValueError(f"crops must be [N, 28, 28], got {crops.shape}")
         if len(crops) == 0:
-            return np.zeros((0, C.NUM_CLASSES), np.float32)
+            return np.zeros((0, self.num_classes), np.float32)
         x = np.ascontiguousarray(crops[:, None])
         if self.fixed_batch is not None:
             return np.concatenate(
@@ -88,7 +119,10 @@ class Recognizer:
         return self.session.run([self.output_name], {self.input_name: x})[0]
 
     def classify(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """-> (labels [N] int, confidences [N] float, probabilities [N, 10])."""
+        """-> (labels [N] int, confidences [N] float, probabilities [N, classes]).
+
+        A label equal to `not_digit_index` (10, on an 11-class model) means "not a digit".
+        """
         probs = softmax(self.logits(crops).astype(np.float64))
         labels = probs.argmax(axis=1) if len(probs) else np.zeros(0, np.int64)
         conf = probs[np.arange(len(probs)), labels] if len(probs) else np.zeros(0)

@@ -27,7 +27,9 @@ def test_json_schema_and_annotated_save(tmp_path, capsys):
     assert set(rec) == {"file", "text", "digits", "rejected", "error", "rotation", "surface"}
     assert rec["error"] is None and rec["text"] == EXPECTED["notebook_line.jpg"]["text"]
     d = rec["digits"][0]
-    assert set(d) == {"label", "confidence", "box", "line"} and len(d["box"]) == 4
+    assert set(d) == {"label", "confidence", "box", "line", "kind"} and len(d["box"]) == 4  # kind added, none removed
+    assert all(d["kind"] == "digit" for d in rec["digits"])
+    assert all(r["kind"] in ("not_digit", "low_confidence") for r in rec["rejected"])
     img = cv2.imread(str(out))
     assert img.shape == cv2.imread(str(SAMPLES / "notebook_line.jpg")).shape
 

@@ -131,35 +131,58 @@ def test_missing_video_and_bad_roi(tmp_path, capsys):
     assert "--roi must be X,Y,W,H" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not shutil.which("Xvfb"), reason="Xvfb not installed (Debian package xvfb)")
-def test_real_window_under_xvfb(tmp_path):
-    ImageGrab = pytest.importorskip("PIL.ImageGrab")
-    display = ":99"
+def start_xvfb(timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """Start Xvfb on a display it picks itself (-displayfd) and return once it accepts clients."""
+    import select
+
+    r, w = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        ["Xvfb", "-displayfd", str(w), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+        pass_fds=(w,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    os.close(w)
+    number, deadline = b"", time.monotonic() + timeout
+    try:
+        while not number.endswith(b"\n"):
+            ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(r, 16) if ready else b""
+            if not chunk:  # timed out, or Xvfb exited without naming a display
+                xvfb.kill()
+                xvfb.wait(timeout=10)
+                pytest.fail(f"Xvfb did not report a display within {timeout:.0f}s (exit code {xvfb.poll()})")
+            number += chunk
+    finally:
+        os.close(r)
+    return xvfb, f":{int(number)}"
+
+
+@pytest.mark.skipif(not shutil.which("Xvfb"), reason="Xvfb not installed (Debian package xvfb)")
+def test_real_window_under_xvfb(tmp_path):
+    ImageGrab = pytest.importorskip("PIL.ImageGrab")
+    xvfb, display = start_xvfb()  # a free display, ready: no fixed :99, no fixed sleep
     video = tmp_path / "clip.mp4"
     make_video(video, [("blackboard.jpg", 400)])
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     proc = None
     try:
-        time.sleep(1.0)
         proc = subprocess.Popen(
             [sys.executable, "-m", "digitlens", "webcam", "--source", str(video)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        shot = None
-        for _ in range(60):
-            time.sleep(0.5)
+        shot, deadline = None, time.monotonic() + 90  # a loaded machine may take long to start python
+        while shot is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
             img = np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))
             green = (img[:, :, 1] > 180) & (img[:, :, 0] < 40) & (img[:, :, 2] < 40)
             if green.sum() > 200:
                 shot = img
-                break
+        if shot is None and proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")[-500:]
+            pytest.fail(f"the webcam window closed (exit {proc.returncode}) before showing boxes: {err}")
         assert shot is not None, "no window with green boxes appeared"
         cv2.imwrite(str(Path(os.environ.get("DIGITLENS_SCREENSHOT", tmp_path / "screen.png"))), shot[:, :, ::-1])
         # the frame (dark board) and the banner's yellow text are on screen too

@@ -120,8 +120,8 @@ def test_sweep_writes_table_and_plot(tmp_path, data_dir):
             "--arch",
             "lenet5",
             "--lr",
+            "0.02",
             "0.05",
-            "0.2",
             "--momentum",
             "0.9",
             "--epochs",
@@ -142,8 +142,14 @@ def test_sweep_writes_table_and_plot(tmp_path, data_dir):
     assert code == 0
     with open(tmp_path / "sweep.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [(float(r["lr"]), float(r["momentum"])) for r in rows] == [(0.05, 0.9), (0.2, 0.9)]
-    assert all(0.5 < float(r["test_accuracy"]) <= 1.0 for r in rows)
+    assert [(float(r["lr"]), float(r["momentum"])) for r in rows] == [(0.02, 0.9), (0.05, 0.9)]
+    # Only settings that converge on any CPU: lr 0.2 with momentum 0.9 diverged on an Intel Xeon
+    # (11%) while it learnt on AMD, and a test must not depend on one CPU's rounding.  Both
+    # settings here reach 0.90-0.96 after this epoch; the sweep must have trained each of them.
+    assert all(0.5 < float(r["test_accuracy"]) <= 1.0 and 0.5 < float(r["val_accuracy"]) for r in rows)
+    assert max(float(r["test_accuracy"]) for r in rows) > 0.85
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert [(r["lr"], r["momentum"]) for r in saved] == [(0.02, 0.9), (0.05, 0.9)]
     assert (tmp_path / "sweep.png").stat().st_size > 5000
 
 

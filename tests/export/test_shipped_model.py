@@ -11,9 +11,24 @@ from digitlens.inference import Recognizer, default_model_path
 
 
 def test_shipped_model_accuracy_through_onnxruntime(mnist_test):
-    result = score(Recognizer(), mnist_test.images, mnist_test.labels)
-    assert result["accuracy"] >= 0.9950
+    rec = Recognizer()
+    result = score(rec, mnist_test.images, mnist_test.labels)
+    assert result["accuracy"] >= 0.9950  # a "not a digit" answer counts as wrong
     assert result["confusion"].sum() == 10000
+    assert rec.classes[-1] == "not_digit" and rec.not_digit_index == 10
+    assert result["confusion"][:, 10].sum() <= 30  # at most 0.3% of test digits called "not a digit"
+
+
+def test_shipped_model_rejects_generated_marks(mnist_test):
+    """Operators, letters, rules, edges, textures: never seen in training (other seed, test digits)."""
+    from digitlens.export import negatives
+
+    crops, fam = negatives.generate(400, 4242, mnist_test.images[:2000], mnist_test.labels[:2000])
+    labels = Recognizer().classify(crops)[0]
+    assert (labels == 10).mean() >= 0.92  # 96.0% when shipped
+    for name in ("operator", "letter", "rule", "edge"):  # 95.7, 100, 97.4, 100% when shipped
+        sel = fam == negatives.FAMILIES.index(name)
+        assert sel.sum() >= 20 and (labels[sel] == 10).mean() >= 0.88, name
 
 
 def test_model_card_matches_the_file():
@@ -26,6 +41,10 @@ def test_model_card_matches_the_file():
     assert card["test_accuracy_onnxruntime"] >= 0.995
     assert card["macs_per_crop"] > 0 and card["parameters"] > 0
     assert "digitlens train" in card["train_command"] and card["seed"] is not None
+    assert card["classes"][-1] == "not_digit" and card["temperature"] > 0
+    rej = card["rejection"]
+    assert rej["nondigit_rejected_at_argmax"] >= 0.94 and rej["mnist_rejected_as_not_digit"] <= 0.003
+    assert rej["ece_mnist_test"] <= 0.02 and rej["ece_photo_crops"] <= 0.02
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert meta["architecture"] == "digitnet"
 
@@ -58,4 +77,5 @@ def test_shipped_int8_model_by_name(mnist_test):
     assert rec.path.name == "digitnet-int8.onnx"
     acc = score(rec, mnist_test.images, mnist_test.labels)["accuracy"]
     assert acc == pytest.approx(card["test_accuracy_onnxruntime"], abs=1e-4)
-    assert acc >= card["float_test_accuracy_onnxruntime"] - 0.0005  # within 0.05 points of float
+    assert abs(acc - card["float_test_accuracy_onnxruntime"]) <= 0.001  # within 0.1 point of float
+    assert abs(card["nondigit_rejected"] - card["float_nondigit_rejected"]) <= 0.005  # and 0.5 point on rejection

@@ -19,7 +19,11 @@ def check_reading(reading, shape):
     for d in reading.digits + reading.rejected:
         x, y, bw, bh = d.box
         assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h
-        assert 0.0 <= d.confidence <= 1.0 and 0 <= d.label <= 9
+        assert 0.0 <= d.confidence <= 1.0
+        if d.kind == "not_digit":  # a mark the model says is no digit: no label, never in the text
+            assert d.label == -1 and d in reading.rejected
+        else:
+            assert d.kind in ("digit", "low_confidence") and 0 <= d.label <= 9
 
 
 def pil_bytes(im, fmt, **kw):
@@ -137,17 +141,20 @@ def landscape():
     return img
 
 
-def test_printed_text_gives_only_doubtful_digits(reader, mnist_test):
-    # letters look like digits to a 10-class network: they are read, but with far lower
-    # confidence than real digits (a known limit, see RELIABILITY.md)
+def test_printed_text_is_mostly_not_digits(reader, mnist_test):
+    # letters looked like digits to the 10-class network (all 200 marks of this page were
+    # read, at median confidence 0.80); the 11-class model calls most of them "not a digit"
     from tests.conftest import paper_with_digits
 
     page = printed_text_page()
     letters = Reader(conf=0.0).read(page)
     check_reading(letters, page.shape)
+    marks = [d for d in letters.rejected if d.kind == "not_digit"]
+    assert len(marks) >= 2 * len(
+        letters.digits
+    )  # measured 144 marks, 56 read as digits (174 / 26 at not_digit_conf 0.5)
     digits = reader.read(paper_with_digits([mnist_test.images[i] for i in range(8)], height=50)[0])
-    assert np.median([d.confidence for d in letters.digits]) < 0.85  # measured 0.80 (0.73 before splits were proposed)
-    assert np.median([d.confidence for d in digits.digits]) > 0.9
+    assert len(digits.digits) == 8 and np.median([d.confidence for d in digits.digits]) > 0.9
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,53 @@
+"""Crops that the project's own pipeline cuts from generated photos, labelled by the truth boxes.
+
+`digitlens.synth` composes photos from the digits it is given (here MNIST *train* digits
+only) and knows where each digit went; `digitlens.preprocess.preprocess` cuts them as it
+would from a real photo.  A crop whose box matches a true box (each holds the other's
+centre, as the benchmarks match) gets that digit's label; a crop that matches nothing
+(a piece of rule, a page corner, a smudge, half of a digit) is a negative, labelled
+NOT_DIGIT.  The pieces of the pipeline's split proposals are labelled the same way.
+Only numpy and OpenCV: no torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from digitlens import conventions as C
+from digitlens.metrics import match_pairs
+from digitlens.preprocess import PreprocessConfig, preprocess
+
+NOT_DIGIT = 10
+
+
+def _label(boxes: np.ndarray, truth_boxes: list, truth_labels: list) -> np.ndarray:
+    pred = [tuple(int(v) for v in b) for b in boxes]
+    pairs = match_pairs(pred, truth_boxes)
+    out = np.full(len(pred), NOT_DIGIT, np.int64)
+    for i, j in pairs.items():
+        out[i] = truth_labels[j]
+    return out
+
+
+def scene_crops(
+    count: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    config: PreprocessConfig | None = None,
+    with_splits: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crops [N, 28, 28] float32 and labels [N] (0-9, or NOT_DIGIT=10) from `count` generated photos."""
+    from digitlens.synth import generate
+
+    config = config or PreprocessConfig()
+    crops, out = [np.zeros((0, C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)], [np.zeros(0, np.int64)]
+    for sc in generate(count, images, labels, seed=seed):
+        pre = preprocess(sc.image, config)
+        crops.append(pre.crops)
+        out.append(_label(pre.boxes, sc.boxes, sc.labels))
+        if with_splits:
+            for sp in pre.splits:
+                crops.append(sp.crops)
+                out.append(_label(sp.boxes, sc.boxes, sc.labels))
+    return np.concatenate(crops), np.concatenate(out)
