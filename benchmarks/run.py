@@ -80,7 +80,7 @@ def machine() -> str:
 # ---- 1. classifier throughput -------------------------------------------------------------
 def torch_model():
     try:
-        import torch
+        import torch  # noqa: F401  (the [train] extra: no PyTorch comparison without it)
 
         from digitlens.export.models import build
         from digitlens.export.onnx_export import load_model
