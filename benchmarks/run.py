@@ -81,7 +81,7 @@ def machine() -> str:
 # ---- 1. classifier throughput -------------------------------------------------------------
 def torch_model():
     try:
-        import torch  # noqa: F401  (the eager baseline needs it installed)
+        import torch  # noqa: F401  (the [train] extra: no PyTorch comparison without it)
 
         from digitlens.export.models import build
         from digitlens.export.onnx_export import load_model
