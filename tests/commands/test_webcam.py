@@ -163,7 +163,7 @@ def test_real_window_under_xvfb(tmp_path):
     ImageGrab = pytest.importorskip("PIL.ImageGrab")
     xvfb, display = start_xvfb()  # a free display, ready: no fixed :99, no fixed sleep
     video = tmp_path / "clip.mp4"
-    make_video(video, [("blackboard.jpg", 400)])
+    make_video(video, [("blackboard.jpg", 1500)])  # long enough to be on screen on a loaded machine
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     proc = None
     try:
