@@ -141,6 +141,7 @@ class Reader:
         cfg = self.config
         found: dict[int, Preprocessed] = {}
         scores: dict[int, float] = {}
+        confidence: dict[int, float] = {}
         for base in (0, 1):
             pre = preprocess(turn(image, base), cfg, timings=timings)
             found[base] = pre
@@ -150,12 +151,15 @@ class Reader:
             upright = -sideways_evidence(pre.boxes)
             conf = self._digit_confidence(np.concatenate([pre.crops, pre.crops[:, ::-1, ::-1]]))
             cue = cfg.orientation_geometry * float(np.clip(upright, -1.0, 1.0))
-            scores[base] = float(conf[: len(pre)].mean()) + cue
-            scores[base + 2] = float(conf[len(pre) :].mean()) + cue
+            confidence[base], confidence[base + 2] = float(conf[: len(pre)].mean()), float(conf[len(pre) :].mean())
+            scores[base] = confidence[base] + cue
+            scores[base + 2] = confidence[base + 2] + cue
             if base == 0 and len(pre) >= 2 and upright >= cfg.upright_evidence:
                 break  # clearly upright geometry: the sideways turns are not worth a second pass
         scores[0] += cfg.orientation_prior
         best = max(scores, key=lambda q: scores[q])
+        if best != 0 and confidence.get(best, 0.0) < cfg.orientation_min_conf:
+            best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
         return best, found.get(best)
 
     def _to_source(self, reading: Reading, quarters: int, shape: tuple[int, int]) -> Reading:

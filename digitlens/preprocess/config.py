@@ -54,6 +54,7 @@ class PreprocessConfig:
         0.3  # weight of the geometry cue (digits taller than wide, side by side) vs confidence
     )
     orientation_prior: float = 0.05  # bonus for the image as given: a photo is usually upright
+    orientation_min_conf: float = 0.5  # a turn is taken only if its crops read as digits this surely on average
     upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)

@@ -75,7 +75,9 @@ def read_job(reader: Reader, data: bytes, filename: str | None, annotated: bool)
         if not ok:
             raise RuntimeError("could not encode the annotated image")
         return reading.text, png.tobytes()
-    return reading.text, result_record(filename or "upload", reading)
+    record = result_record(filename or "upload", reading)
+    record["file"] = filename  # a raw body has no name
+    return reading.text, record
 
 
 def model_info(reader: Reader) -> dict:

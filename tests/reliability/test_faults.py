@@ -37,7 +37,7 @@ def wait_for_lines(path, n, proc, timeout=60):
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigint_in_batch_closes_output_prints_summary_exits_130(tmp_path, workers):
-    src = many(tmp_path)
+    src = many(tmp_path, 300)  # enough that a fast machine is still reading when the signal comes
     out = tmp_path / "res.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "digitlens", "batch", str(src), "--out", str(out), "--workers", workers],
@@ -51,7 +51,7 @@ def test_sigint_in_batch_closes_output_prints_summary_exits_130(tmp_path, worker
     assert proc.returncode == 130, err
     assert "images read" in err  # the summary
     rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line whole
-    assert 3 <= len(rows) < 40
+    assert 3 <= len(rows) < 300
 
 
 def test_sigint_in_webcam_closes_outputs_and_exits_130(tmp_path):

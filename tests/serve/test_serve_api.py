@@ -273,7 +273,10 @@ def test_cli_names_the_extra_when_it_is_missing(capsys, monkeypatch):
 
 def test_model_health_and_offline_docs(client):
     m = client.get("/v1/model").json()
-    assert m["name"] == "digitnet" and m["classes"] == [str(i) for i in range(10)]
+    from digitlens.inference import Recognizer
+
+    assert m["name"] == "digitnet" and m["classes"] == [str(c) for c in Recognizer().classes]
+    assert m["classes"][:10] == [str(i) for i in range(10)]
     assert 0.99 < m["metrics"]["test_accuracy_onnxruntime"] <= 1
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["workers"] == 2 and h["capacity"] == 4
