@@ -143,7 +143,13 @@ def preprocess(
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
     clock.tick("illumination")
     rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
-    threshold = binarize(ink, grey, dark, config, exclude=rules)
+    if surface is None:
+        threshold = binarize(ink, grey, dark, config, exclude=rules)
+    else:  # only the surface votes, and its own grain sets the noise floor
+        outside = np.where(surface.mask > 0, np.uint8(0), np.uint8(255))
+        threshold = binarize(
+            ink, grey, dark, config, exclude=cv2.bitwise_or(rules, outside), noise_from=_within(grey, surface.mask)
+        )
     mask = remove_rules(threshold, ink, rules, config)
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)

@@ -28,15 +28,21 @@ def binarize(
     dark: bool,
     config: PreprocessConfig = PreprocessConfig(),
     exclude: np.ndarray | None = None,
+    noise_from: np.ndarray | None = None,
 ) -> np.ndarray:
-    """uint8 mask (255 = ink) by the configured method; `exclude` pixels do not vote in Otsu."""
+    """uint8 mask (255 = ink) by the configured method; `exclude` pixels do not vote in Otsu.
+
+    `noise_from`: the grey image whose noise sets the floor (the writing surface, so a
+    textured desk around it does not raise the floor over pale ink); default `grey`.
+    """
     if config.threshold == "fixed":
         g8 = (grey * 255).astype(np.uint8)
         op = cv2.THRESH_BINARY_INV if dark else cv2.THRESH_BINARY
         return cv2.threshold(g8, config.fixed_level, 255, op)[1]
     ink8 = (ink * 255).astype(np.uint8)
     # ink must stand clear of the noise as well as of the paper
-    floor = round(min(0.95, max(config.min_contrast, config.noise_factor * noise_sigma(grey))) * 255)
+    sigma = noise_sigma(grey if noise_from is None else noise_from)
+    floor = round(min(0.95, max(config.min_contrast, config.noise_factor * sigma)) * 255)
     if config.threshold == "adaptive":
         block = max(3, int(min(ink.shape) * config.adaptive_block) | 1)
         local = cv2.adaptiveThreshold(ink8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -floor / 2)
