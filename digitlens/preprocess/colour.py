@@ -49,6 +49,17 @@ def ink_channel(bgr: np.ndarray, grey: np.ndarray, region: np.ndarray | None, co
     return best
 
 
+def has_colour(image: np.ndarray, config: PreprocessConfig) -> bool:
+    """Whether the image has colour worth a look (a sparse sample, so a grey frame costs nothing)."""
+    if image.ndim != 3 or image.shape[2] < 3:
+        return False
+    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / 2000)))
+    sample = image[::step, ::step, :3].astype(np.float32)
+    spread = sample.max(axis=2) - sample.min(axis=2)
+    full = 65535.0 if image.dtype == np.uint16 else 255.0 if image.dtype == np.uint8 else 1.0
+    return float(np.percentile(spread, 99)) > config.colour_min_chroma * full
+
+
 def working_colour(image: np.ndarray, size: tuple[int, int]) -> np.ndarray | None:
     """The image as float32 BGR 0..1 at (width, height) size, or None for a grey image."""
     if image.ndim != 3 or image.shape[2] < 3:

@@ -48,6 +48,7 @@ class PreprocessConfig:
         True  # read the colour channel where the ink stands out most (pale blue ballpoint, coloured notes)
     )
     colour_gain: float = 1.3  # ...only when it beats plain grey's contrast by this factor
+    colour_min_chroma: float = 0.04  # images whose colours differ less than this (0..1) are grey: no look
     colour_samples: int = 10000  # pixels sampled to judge the channels
     # --- orientation (Reader with rotate="auto") ----------------------------------------
     orientation_geometry: float = (

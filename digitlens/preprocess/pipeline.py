@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from digitlens import conventions as C
-from digitlens.preprocess.colour import ink_channel, working_colour
+from digitlens.preprocess.colour import has_colour, ink_channel, working_colour
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.illumination import dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
@@ -129,9 +129,11 @@ def preprocess(
     clock.tick("convert")
     surface = None
     if config.find_surface:  # a sheet brighter than its desk, else a board darker than its wall
-        surface = find_surface(grey, True, config) or find_surface(grey, False, config)
+        surface = find_surface(grey, True, config)
+        if surface is None and float(np.median(grey[::8, ::8])) < config.board_max_level:
+            surface = find_surface(grey, False, config)  # a dark board fills much of the frame
     clock.tick("surface")
-    if config.colour_ink:
+    if config.colour_ink and has_colour(image, config):
         bgr = working_colour(image, (grey.shape[1], grey.shape[0]))
         if bgr is not None:
             grey = ink_channel(bgr, grey, None if surface is None else surface.mask, config)
