@@ -24,6 +24,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from read_eval import parse_override  # benchmarks/ is on the path when this script runs
+
+from digitlens.inference.recognizer import ModelError, Recognizer
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("turn90", "turn180", "turn270", "half", "double")
@@ -108,8 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="processes (default: %(default)s)")
     p.add_argument("--invariance", action="store_true", help="also read turned and rescaled copies")
     p.add_argument("--model", default=None, help="ONNX model or shipped name (default: the shipped digitnet)")
-    p.add_argument("--rotate", default="auto", help="auto or 0/90/180/270 (default: %(default)s)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="PreprocessConfig override")
+    p.add_argument("--rotate", default="auto", choices=("auto", "0", "90", "180", "270"), help="(default: %(default)s)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=parse_override,
+        metavar="NAME=VALUE",
+        help="PreprocessConfig override",
+    )
     p.add_argument("--worst", type=int, default=8, help="worst images listed (default: %(default)s)")
     p.add_argument("--out", help="write the readings as JSON (file -> text)")
     args = p.parse_args(argv)
@@ -128,12 +138,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in labels:
                 if Path(name).stem == r["id"]:
                     groups[name] = [f"kind={r['kind']}", f"layout={layout}"]
-    overrides: dict[str, object] = {}
-    for kv in args.set:
-        k, _, v = kv.partition("=")
-        overrides[k] = type(
-            getattr(__import__("digitlens.preprocess", fromlist=["PreprocessConfig"]).PreprocessConfig(), k)
-        )(float(v) if v.replace(".", "", 1).replace("-", "", 1).isdigit() else v == "True")
+    overrides = dict(args.set)
+    try:
+        Recognizer(args.model)
+    except ModelError as exc:
+        print(f"real_eval: {exc}", file=sys.stderr)
+        return 2
     rotate: str | int = args.rotate if args.rotate == "auto" else int(args.rotate)
     options = {"set": overrides, "rotate": rotate, "model": args.model}
 

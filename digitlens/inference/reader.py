@@ -14,6 +14,9 @@ from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 from digitlens.preprocess.load import as_image
 from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, points_to_source, sideways_evidence, turn
 
+#: a batch's (labels [N], confidences [N], probabilities [N, classes]), as Recognizer.classify gives
+Classified = tuple[np.ndarray, np.ndarray, np.ndarray]
+
 DEFAULT_CONF = 0.3  # chosen on generated development photos (seeds 3, 7, 13, 17, 21, 22): see BENCHMARKS.md
 #: an 11-class model's "not a digit" answer rejects a crop only at this probability or above
 DEFAULT_NOT_DIGIT_CONF = 0.7  # chosen on generated development photos (seed 3): see BENCHMARKS.md
@@ -108,59 +111,67 @@ class Reader:
         `image`: a path, the bytes of an image file, a numpy array or a PIL image (see load.as_image).
         """
         image = as_image(image)
+        pre: Preprocessed | None = None
+        classified: Classified | None = None
         if self.rotate == "auto":
-            quarters, pre = self.orientation(image, timings)
+            quarters, pre, classified = self.orientation(image, timings)
         else:
-            quarters, pre = int(self.rotate) // 90, None
+            quarters = int(self.rotate) // 90
         if pre is None or keep_stages:
             pre = preprocess(turn(image, quarters), self.config, keep_stages=keep_stages, timings=timings)
+            classified = None
         start = time.perf_counter()
-        reading = self.read_preprocessed(pre)
+        reading = self.read_preprocessed(pre, classified)
         if timings is not None:
             timings["inference"] = timings.get("inference", 0.0) + time.perf_counter() - start
         reading = replace(reading, surface=pre.surface, stages=pre.stages)
         return self._to_source(reading, quarters, image.shape[:2])
 
-    def _digit_confidence(self, crops: np.ndarray) -> np.ndarray:
-        """The recogniser's surest digit class for each crop (a "not a digit" class counts against it)."""
-        _, _, probs = self.recognizer.classify(crops)
-        if not len(probs):
-            return np.zeros(0, np.float32)
-        nd = getattr(self.recognizer, "not_digit_index", None)
-        return (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)
-
-    def orientation(self, image: np.ndarray, timings: dict | None = None) -> tuple[int, Preprocessed | None]:
-        """Quarter turns (clockwise) that make the writing upright, and its preprocessing when at hand.
+    def orientation(
+        self, image: np.ndarray, timings: dict | None = None
+    ) -> tuple[int, Preprocessed | None, Classified | None]:
+        """Quarter turns (clockwise) that make the writing upright, with its preprocessing and
+        the classification of its batch (crops, then split pieces) when at hand.
 
         Each candidate turn is scored by the recogniser's mean digit confidence plus the
         geometry cue of `preprocess.orientation` (digits taller than wide, neighbours side
         by side), with a small prior for the image as given.  An upside-down candidate is
-        scored on the same crops turned by 180 degrees, so most photos cost one
-        preprocessing and one extra batch; a sideways one is preprocessed once more.
+        scored on the same crops turned by 180 degrees, classified in the same call as the
+        crops and split pieces the reading needs, so an upright photo costs one
+        preprocessing and one onnxruntime call; a sideways one is preprocessed once more.
         """
         cfg = self.config
+        nd = getattr(self.recognizer, "not_digit_index", None)
         found: dict[int, Preprocessed] = {}
+        known: dict[int, Classified] = {}
         scores: dict[int, float] = {}
         confidence: dict[int, float] = {}
         for base in (0, 1):
             pre = preprocess(turn(image, base), cfg, timings=timings)
             found[base] = pre
-            if len(pre) == 0:
+            n = len(pre)
+            if n == 0:
                 scores[base] = scores[base + 2] = 0.0
                 continue
+            pieces = [sp.crops for sp in pre.splits]
+            labels, confs, probs = self.recognizer.classify(
+                np.concatenate([pre.crops, pre.crops[:, ::-1, ::-1], *pieces])
+            )
+            keep = np.r_[0:n, 2 * n : len(probs)]  # the reading's own batch: crops, then split pieces
+            known[base] = (labels[keep], confs[keep], probs[keep])
+            digit = (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)  # "not a digit" counts against
             upright = -sideways_evidence(pre.boxes)
-            conf = self._digit_confidence(np.concatenate([pre.crops, pre.crops[:, ::-1, ::-1]]))
             cue = cfg.orientation_geometry * float(np.clip(upright, -1.0, 1.0))
-            confidence[base], confidence[base + 2] = float(conf[: len(pre)].mean()), float(conf[len(pre) :].mean())
+            confidence[base], confidence[base + 2] = float(digit[:n].mean()), float(digit[n : 2 * n].mean())
             scores[base] = confidence[base] + cue
             scores[base + 2] = confidence[base + 2] + cue
-            if base == 0 and len(pre) >= 2 and upright >= cfg.upright_evidence:
+            if base == 0 and n >= 2 and upright >= cfg.upright_evidence:
                 break  # clearly upright geometry: the sideways turns are not worth a second pass
         scores[0] += cfg.orientation_prior
         best = max(scores, key=lambda q: scores[q])
         if best != 0 and confidence.get(best, 0.0) < cfg.orientation_min_conf:
             best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
-        return best, found.get(best)
+        return best, found.get(best), known.get(best)
 
     def _to_source(self, reading: Reading, quarters: int, shape: tuple[int, int]) -> Reading:
         """The reading with its boxes in the frame of the image as given (before it was turned)."""
@@ -184,15 +195,19 @@ class Reader:
             rotation=(quarters % 4) * 90,
         )
 
-    def read_preprocessed(self, pre: Preprocessed) -> Reading:
+    def read_preprocessed(self, pre: Preprocessed, classified: Classified | None = None) -> Reading:
         """Classify every crop, and every proposed split's pieces, in one batch.
+
+        `classified`: that batch's (labels, confidences, probabilities) when already at hand.
 
         With an 11-class model a crop answered "not a digit" goes to `rejected` (kind
         NOT_DIGIT, label -1) and never into the text; as a split's piece it fails the split.
         """
         n = len(pre)
-        batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
-        labels, confs, probs = self.recognizer.classify(batch)
+        if classified is None:
+            batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
+            classified = self.recognizer.classify(batch)
+        labels, confs, probs = classified
         nd = getattr(self.recognizer, "not_digit_index", None)  # None: a ten-digit model (or a stand-in)
         is_mark = np.zeros(len(labels), bool)
         if nd is not None and len(labels):

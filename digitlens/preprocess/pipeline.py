@@ -139,7 +139,8 @@ def preprocess(
             grey = ink_channel(bgr, grey, None if surface is None else surface.mask, config)
         clock.tick("colour")
     # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
-    dark = dark_ink(grey if surface is None else _within(grey, surface.mask), config)
+    on_surface = grey if surface is None else _within(grey, surface.mask)
+    dark = dark_ink(on_surface, config)
     ink, background = ink_strength(grey, dark, config)
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
@@ -149,9 +150,7 @@ def preprocess(
         threshold = binarize(ink, grey, dark, config, exclude=rules)
     else:  # only the surface votes, and its own grain sets the noise floor
         outside = np.where(surface.mask > 0, np.uint8(0), np.uint8(255))
-        threshold = binarize(
-            ink, grey, dark, config, exclude=cv2.bitwise_or(rules, outside), noise_from=_within(grey, surface.mask)
-        )
+        threshold = binarize(ink, grey, dark, config, exclude=cv2.bitwise_or(rules, outside), noise_from=on_surface)
     mask = remove_rules(threshold, ink, rules, config)
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)

@@ -26,8 +26,10 @@ def test_two_lines_are_separated_by_a_space(reader, mnist_test):
     assert reader.read(img).text == f"{labels[0]}{labels[1]} {labels[2]}{labels[3]}"
 
 
-def test_crops_are_classified_in_one_batch(mnist_test, monkeypatch):
-    reader = Reader(rotate=0)  # (rotate="auto" adds one batch: the same crops turned upside down)
+@pytest.mark.parametrize("rotate, batch", [(0, 5), ("auto", 10)])
+def test_crops_are_classified_in_one_batch(mnist_test, monkeypatch, rotate, batch):
+    # rotate="auto" scores the same crops turned upside down in that one call
+    reader = Reader(rotate=rotate)
     calls = []
     real = reader.recognizer.session.run
 
@@ -37,8 +39,9 @@ def test_crops_are_classified_in_one_batch(mnist_test, monkeypatch):
 
     monkeypatch.setattr(reader.recognizer.session, "run", spy)
     img, _ = paper_with_digits([mnist_test.images[i] for i in range(5)])
-    reader.read(img)
-    assert calls == [(5, 1, 28, 28)]
+    reading = reader.read(img)
+    assert calls == [(batch, 1, 28, 28)]
+    assert len(reading.digits) == 5
 
 
 def test_low_confidence_marks_are_rejected_not_read(mnist_test):
