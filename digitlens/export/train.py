@@ -80,6 +80,13 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument(
         "--cache", default="runs/cache", help="folder caching generated crops between runs (default: runs/cache)"
     )
+    p.add_argument(
+        "--ema",
+        type=float,
+        default=0.0,
+        help="decay of an exponential moving average of the weights, which is then validated, kept "
+        "and exported instead of the raw weights; 0 = off (default: 0.0)",
+    )
     p.add_argument("--init", default=None, help="start from this state dict, e.g. to fine-tune (default: random init)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training images, 0 = all (default: 0)")
@@ -203,6 +210,15 @@ def train(args: argparse.Namespace) -> dict:
     model = build(args.arch, num_classes=args.classes)
     if args.init:
         model.load_state_dict(widen_head(torch.load(args.init, weights_only=True), model.state_dict()))
+    # the averaged copy (batch-norm statistics averaged too) is what is validated and saved
+    ema = (
+        torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema), use_buffers=True
+        )
+        if getattr(args, "ema", 0.0)
+        else None
+    )
+    kept = ema.module if ema is not None else model
     aug_cfg = AugmentConfig(p_lowres=args.lowres)
     opt = make_optimizer(args, model.parameters())
     steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
@@ -233,12 +249,14 @@ def train(args: argparse.Namespace) -> dict:
             opt.step()
             if sched is not None:
                 sched.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(idx)
             bar.update(1, postfix=f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
-        val_acc = accuracy(model, x_val, y_val) if len(x_val) else correct / seen
-        val_mnist = accuracy(model, x_val[:n_mnist_val], y_val[:n_mnist_val]) if n_mnist_val else val_acc
+        val_acc = accuracy(kept, x_val, y_val) if len(x_val) else correct / seen
+        val_mnist = accuracy(kept, x_val[:n_mnist_val], y_val[:n_mnist_val]) if n_mnist_val else val_acc
         bar.postfix += f" val {val_acc:.4f}" + (f" mnist-val {val_mnist:.4f}" if len(x_val) > n_mnist_val else "")
         bar.close()
         history["epoch"].append(epoch)
@@ -248,8 +266,8 @@ def train(args: argparse.Namespace) -> dict:
         history["val_mnist_acc"].append(val_mnist)
         if val_acc >= best_val:
             best_val, best_epoch = val_acc, epoch
-            torch.save(model.state_dict(), ckpt)
-        torch.save(model.state_dict(), out / f"{args.arch}.last.pt")  # an interrupted run keeps its last epoch
+            torch.save(kept.state_dict(), ckpt)
+        torch.save(kept.state_dict(), out / f"{args.arch}.last.pt")  # an interrupted run keeps its last epoch
         (out / f"{args.arch}.progress.json").write_text(json.dumps({"best_epoch": best_epoch, **history}))
     train_seconds = time.perf_counter() - started
 
