@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
+from digitlens.preprocess.stats import fast_median
 
 
 def _small(grey: np.ndarray, side: int) -> np.ndarray:
@@ -40,11 +41,18 @@ def thin_phase_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, 
     for k in (3, 5, 9, 15, 25, 41):
         # discs where shape matters; squares above (separable, so an order of magnitude faster)
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE if k <= 9 else cv2.MORPH_RECT, (k, k))
-        eb = float(np.clip(cv2.morphologyEx(small, cv2.MORPH_CLOSE, se) - small - 0.05, 0, None).sum())
-        ew = float(np.clip(small - cv2.morphologyEx(small, cv2.MORPH_OPEN, se) - 0.05, 0, None).sum())
+        eb = _excess(cv2.morphologyEx(small, cv2.MORPH_CLOSE, se), small)
+        ew = _excess(small, cv2.morphologyEx(small, cv2.MORPH_OPEN, se))
         total = eb + ew + 1e-6
         dark, light = dark + eb / total, light + ew / total
     return dark, light
+
+
+def _excess(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of (a - b - 0.05) where positive (float32, in place of a temporary)."""
+    d = np.subtract(a, b)
+    np.subtract(d, 0.05, out=d)
+    return float(np.maximum(d, 0, out=d).sum())
 
 
 def residual_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, float]:
@@ -71,7 +79,7 @@ def global_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, floa
     local median's window, which is where the residual vote goes wrong.
     """
     small = _small(grey, config.background_side)
-    d = small - float(np.median(small))
+    d = small - float(fast_median(small.ravel()))
     return float(np.clip(-d - 0.05, 0, None).sum()), float(np.clip(d - 0.05, 0, None).sum())
 
 
@@ -96,7 +104,8 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) ->
     thin = thin_phase_vote(grey, config)
     if max(thin) > config.polarity_margin * min(thin):
         return thin[0] >= thin[1]
-    return _lean(thin) + _lean(residual_vote(grey, config)) + _lean(global_vote(grey, config)) >= 0
+    small = _small(grey, config.background_side)  # both cues look at the same copy
+    return _lean(thin) + _lean(residual_vote(small, config)) + _lean(global_vote(small, config)) >= 0
 
 
 def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
@@ -125,10 +134,13 @@ def ink_strength(
     """
     g = grey if dark else 1.0 - grey
     bg = estimate_background(g, config)
-    ink = 1.0 - g / np.maximum(bg, 1e-3)
+    ink = np.maximum(bg, 1e-3)
+    np.divide(g, ink, out=ink)
+    np.subtract(1.0, ink, out=ink)  # (in place: a full-size float image per step otherwise)
     # the max filter sits a little above the typical paper (noise, texture, faint print):
     # measure the paper's own level, the median, and call that zero
-    paper = float(np.median(ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]))
+    paper = float(fast_median(ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)].ravel()))
     if 0 < paper < 0.99:  # (an all-ink image has no paper to subtract: found by fuzzing)
-        ink = (ink - paper) / (1.0 - paper)
-    return np.clip(ink, 0.0, 1.0).astype(np.float32), bg
+        np.subtract(ink, paper, out=ink)
+        np.divide(ink, 1.0 - paper, out=ink)
+    return np.clip(ink, 0.0, 1.0, out=ink).astype(np.float32, copy=False), bg
