@@ -45,6 +45,15 @@ def skew_angle(boxes: np.ndarray, max_angle: float = 45.0) -> float:
     return float(np.median(angles))
 
 
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """np.polyfit(x, y, 1)[0], the same arithmetic without its checks (a third of its time)."""
+    lhs = np.vander(x + 0.0, 2)
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs /= scale
+    c = np.linalg.lstsq(lhs, y + 0.0, len(x) * np.finfo(np.float64).eps)[0]
+    return float(c[0] / scale[0])
+
+
 def group_lines(
     boxes: np.ndarray, ref_h: float | None = None, tolerance: float = 0.5, block_gap: float = 2.5
 ) -> tuple[np.ndarray, np.ndarray, float]:
@@ -66,25 +75,30 @@ def group_lines(
     v = -cx * np.sin(t) + cy * np.cos(t)  # across them
     half = b[:, 2] / 2  # half width, along the line (good enough under +-45 degrees)
 
-    def follow(members: list[int]) -> tuple[float, float, float, float | None]:
-        """Where a line's last digit starts, and how to predict its level further on: it
-        follows a slow bend, from its recent level and its slope over a few digit heights
-        (kept per line, and refitted only when the line grows)."""
+    def follow(members: list[int]) -> tuple[float, float, float | None]:
+        """Where a line's last digit starts, its recent level, and where along the line that
+        level stands when the line is long enough to have a slope (else None)."""
         last, recent = members[-1], members[-6:]
         level = float(fast_median(v[recent[-3:]]))
         if u[recent[-1]] - u[recent[0]] > 3.0 * ref:
-            slope = float(np.clip(np.polyfit(u[recent], v[recent], 1)[0], -0.25, 0.25))
-            return u[last] - half[last], level, slope, float(fast_median(u[recent[-3:]]))
-        return u[last] - half[last], level, 0.0, None
+            return u[last] - half[last], level, float(fast_median(u[recent[-3:]]))
+        return u[last] - half[last], level, None
 
     lines: list[list[int]] = []
-    fits: list[tuple[float, float, float, float | None]] = []
+    fits: list[tuple[float, float, float | None]] = []  # kept per line, renewed only when it grows
+    slopes: dict[int, float] = {}  # fitted when first needed
     for i in np.argsort(u, kind="stable"):
         best, best_dv = -1, tolerance * ref
-        for k, (start, level, slope, at) in enumerate(fits):
+        for k, (start, level, at) in enumerate(fits):
             if u[i] - half[i] < start:
                 continue
-            pred = level if at is None else level + slope * (u[i] - at)
+            # follow a slow bend: the line's recent level, and its slope over a few digit heights
+            pred = level
+            if at is not None:
+                if k not in slopes:
+                    recent = lines[k][-6:]
+                    slopes[k] = float(np.clip(_slope(u[recent], v[recent]), -0.25, 0.25))
+                pred += slopes[k] * (u[i] - at)
             dv = abs(v[i] - pred)
             if dv < best_dv:
                 best, best_dv = k, dv
@@ -94,6 +108,7 @@ def group_lines(
         else:
             lines[best].append(int(i))
             fits[best] = follow(lines[best])
+            slopes.pop(best, None)
 
     lines.sort(key=lambda m: float(fast_median(v[m])))
     gaps = [[(u[j] - half[j]) - (u[i] + half[i]) for i, j in itertools.pairwise(m)] for m in lines]

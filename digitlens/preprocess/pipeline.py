@@ -79,9 +79,11 @@ class Preprocessed:
 
 def grey_digit(own: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """The digit's own ink strength, its strokes' core scaled to 1, over its mask grown by one pixel."""
-    grown = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    core = float(fast_percentile(ink[own], 75)) if own.any() else 1.0
-    return np.where(grown, np.clip(ink / max(core, 1e-3), 0.0, 1.0), 0.0).astype(np.float32)
+    grown = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    strokes = ink[own]
+    core = float(fast_percentile(strokes, 75)) if strokes.size else 1.0
+    scaled = np.clip(ink / max(core, 1e-3), 0.0, 1.0)
+    return np.where(grown, scaled, np.float32(0.0)).astype(np.float32, copy=False)
 
 
 def _within(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
