@@ -88,9 +88,15 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         thick_max = across * config.rule_max_thickness + 2
         probe = cv2.dilate(weak, np.ones((3, 1) if horizontal else (1, 3), np.uint8))
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
-        if not runs.any():
+        # only the box around the runs is labelled (they are few; what is kept does not
+        # depend on how the pieces are numbered)
+        x0, y0, bw, bh = cv2.boundingRect(runs)
+        if bw == 0:
             continue
-        _n, labels, stats = label_components(runs)
+        box = (slice(y0, y0 + bh), slice(x0, x0 + bw))
+        _n, labels, stats = label_components(np.ascontiguousarray(runs[box]))
+        stats[1:, cv2.CC_STAT_LEFT] += x0
+        stats[1:, cv2.CC_STAT_TOP] += y0
         extent = stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(extent, 1) - 2
         thin = thickness <= thick_max
@@ -122,7 +128,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
             if _lanes(stats, ends, horizontal, thick_max) >= config.rule_family:
                 keep |= ends
         if keep.any():
-            rules |= (keep[labels] & (weak > 0)).astype(np.uint8) * 255
+            rules[box] |= (keep[labels] & (weak[box] > 0)).astype(np.uint8) * 255
     if config.tilted_rules:  # on what the upright rules left (fewer points: a faster transform)
         rules |= tilted_rules(cv2.bitwise_and(weak, cv2.bitwise_not(rules)), config)
     return rules
