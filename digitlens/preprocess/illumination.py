@@ -88,7 +88,16 @@ def _lean(vote: tuple[float, float], clip: float = 3.0) -> float:
     return float(np.clip(np.log((vote[0] + 1e-3) / (vote[1] + 1e-3)), -clip, clip))
 
 
-def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> bool:
+def background_copy(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """The shrunk copy of grey that the polarity cues and the background estimate work on.
+
+    Shrinking a frame costs as much as the cues themselves: `dark_ink`, `estimate_background`
+    and `ink_strength` take it as `small` when the caller has it (the same image, shrunk once).
+    """
+    return _small(grey, config.background_side)
+
+
+def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None) -> bool:
     """True when the marks are darker than their background (pen on paper).
 
     Three cues: which phase is thin (decisive unless thick pens make the gaps as thin as
@@ -104,17 +113,21 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) ->
     thin = thin_phase_vote(grey, config)
     if max(thin) > config.polarity_margin * min(thin):
         return thin[0] >= thin[1]
-    small = _small(grey, config.background_side)  # both cues look at the same copy
+    if small is None:  # both cues look at the same copy (see `background_copy`)
+        small = _small(grey, config.background_side)
     return _lean(thin) + _lean(residual_vote(small, config)) + _lean(global_vote(small, config)) >= 0
 
 
-def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+def estimate_background(
+    grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None
+) -> np.ndarray:
     """Local paper brightness for dark ink: a closing wider than any stroke, smoothed.
 
     Closing (max then min) fills in strokes but, unlike a plain max filter, follows a
     shadow's edge instead of spreading the lit paper into it.
     """
-    small = _small(grey, config.background_side)
+    if small is None:
+        small = _small(grey, config.background_side)
     kernel = _kernel(small, config.background_kernel)
     bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     k = kernel.shape[0]
@@ -126,14 +139,14 @@ def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessC
 
 
 def ink_strength(
-    grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()
+    grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """float32 0..1, 0 = background, 1 = black ink on white paper; plus the background used.
 
     Light-on-dark input is inverted first, so the result is always MNIST's polarity.
     """
     g = grey if dark else 1.0 - grey
-    bg = estimate_background(g, config)
+    bg = estimate_background(g, config, small if dark else None)
     ink = np.maximum(bg, 1e-3)
     np.divide(g, ink, out=ink)
     np.subtract(1.0, ink, out=ink)  # (in place: a full-size float image per step otherwise)

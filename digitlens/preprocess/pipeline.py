@@ -16,7 +16,7 @@ import numpy as np
 from digitlens import conventions as C
 from digitlens.preprocess.colour import has_colour, ink_channel, working_colour
 from digitlens.preprocess.config import PreprocessConfig
-from digitlens.preprocess.illumination import dark_ink, ink_strength
+from digitlens.preprocess.illumination import background_copy, dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.segment import Candidate, find_digits, member_mask
@@ -148,8 +148,9 @@ def preprocess(
         clock.tick("colour")
     # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
     on_surface = grey if surface is None else _within(grey, surface.mask)
-    dark = dark_ink(on_surface, config)
-    ink, background = ink_strength(grey, dark, config)
+    small = background_copy(grey, config) if on_surface is grey else None  # shrunk once for both
+    dark = dark_ink(on_surface, config, small)
+    ink, background = ink_strength(grey, dark, config, small)
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
     clock.tick("illumination")

@@ -49,7 +49,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     g = grey if dark else 1.0 - grey
     s = min(1.0, config.surface_side / max(h, w))
     sw, sh = max(8, round(w * s)), max(8, round(h * s))
-    small = cv2.resize(g.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(g.astype(np.float32, copy=False), (sw, sh), interpolation=cv2.INTER_AREA)
     k = max(3, int(config.surface_close * min(sw, sh)) | 1)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     if config.surface_texture > 0:
