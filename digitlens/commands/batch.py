@@ -109,6 +109,9 @@ def _init_worker(args: argparse.Namespace, save_dir: str | None, root: str | Non
     """Per worker process: one reader on one thread (`root` is accepted for older callers, unused)."""
     global _reader, _save_dir
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides how to stop
+    import cv2
+
+    cv2.setNumThreads(1)  # OpenCV's own pool too: the workers already fill the cores
     _reader = build_reader(args, threads=1)
     _save_dir = save_dir
     set_quiet_decoding()

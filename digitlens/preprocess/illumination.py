@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
+from digitlens.preprocess.stats import fast_median
 
 
 def _small(grey: np.ndarray, side: int) -> np.ndarray:
@@ -40,11 +41,18 @@ def thin_phase_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, 
     for k in (3, 5, 9, 15, 25, 41):
         # discs where shape matters; squares above (separable, so an order of magnitude faster)
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE if k <= 9 else cv2.MORPH_RECT, (k, k))
-        eb = float(np.clip(cv2.morphologyEx(small, cv2.MORPH_CLOSE, se) - small - 0.05, 0, None).sum())
-        ew = float(np.clip(small - cv2.morphologyEx(small, cv2.MORPH_OPEN, se) - 0.05, 0, None).sum())
+        eb = _excess(cv2.morphologyEx(small, cv2.MORPH_CLOSE, se), small)
+        ew = _excess(small, cv2.morphologyEx(small, cv2.MORPH_OPEN, se))
         total = eb + ew + 1e-6
         dark, light = dark + eb / total, light + ew / total
     return dark, light
+
+
+def _excess(a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of (a - b - 0.05) where positive (float32, in place of a temporary)."""
+    d = np.subtract(a, b)
+    np.subtract(d, 0.05, out=d)
+    return float(np.maximum(d, 0, out=d).sum())
 
 
 def residual_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, float]:
@@ -71,7 +79,7 @@ def global_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, floa
     local median's window, which is where the residual vote goes wrong.
     """
     small = _small(grey, config.background_side)
-    d = small - float(np.median(small))
+    d = small - float(fast_median(small.ravel()))
     return float(np.clip(-d - 0.05, 0, None).sum()), float(np.clip(d - 0.05, 0, None).sum())
 
 
@@ -80,7 +88,16 @@ def _lean(vote: tuple[float, float], clip: float = 3.0) -> float:
     return float(np.clip(np.log((vote[0] + 1e-3) / (vote[1] + 1e-3)), -clip, clip))
 
 
-def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> bool:
+def background_copy(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """The shrunk copy of grey that the polarity cues and the background estimate work on.
+
+    Shrinking a frame costs as much as the cues themselves: `dark_ink`, `estimate_background`
+    and `ink_strength` take it as `small` when the caller has it (the same image, shrunk once).
+    """
+    return _small(grey, config.background_side)
+
+
+def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None) -> bool:
     """True when the marks are darker than their background (pen on paper).
 
     Three cues: which phase is thin (decisive unless thick pens make the gaps as thin as
@@ -96,16 +113,21 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) ->
     thin = thin_phase_vote(grey, config)
     if max(thin) > config.polarity_margin * min(thin):
         return thin[0] >= thin[1]
-    return _lean(thin) + _lean(residual_vote(grey, config)) + _lean(global_vote(grey, config)) >= 0
+    if small is None:  # both cues look at the same copy (see `background_copy`)
+        small = _small(grey, config.background_side)
+    return _lean(thin) + _lean(residual_vote(small, config)) + _lean(global_vote(small, config)) >= 0
 
 
-def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+def estimate_background(
+    grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None
+) -> np.ndarray:
     """Local paper brightness for dark ink: a closing wider than any stroke, smoothed.
 
     Closing (max then min) fills in strokes but, unlike a plain max filter, follows a
     shadow's edge instead of spreading the lit paper into it.
     """
-    small = _small(grey, config.background_side)
+    if small is None:
+        small = _small(grey, config.background_side)
     kernel = _kernel(small, config.background_kernel)
     bg = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     k = kernel.shape[0]
@@ -117,18 +139,21 @@ def estimate_background(grey: np.ndarray, config: PreprocessConfig = PreprocessC
 
 
 def ink_strength(
-    grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig()
+    grey: np.ndarray, dark: bool, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """float32 0..1, 0 = background, 1 = black ink on white paper; plus the background used.
 
     Light-on-dark input is inverted first, so the result is always MNIST's polarity.
     """
     g = grey if dark else 1.0 - grey
-    bg = estimate_background(g, config)
-    ink = 1.0 - g / np.maximum(bg, 1e-3)
+    bg = estimate_background(g, config, small if dark else None)
+    ink = np.maximum(bg, 1e-3)
+    np.divide(g, ink, out=ink)
+    np.subtract(1.0, ink, out=ink)  # (in place: a full-size float image per step otherwise)
     # the max filter sits a little above the typical paper (noise, texture, faint print):
     # measure the paper's own level, the median, and call that zero
-    paper = float(np.median(ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)]))
+    paper = float(fast_median(ink[:: max(1, ink.shape[0] // 200), :: max(1, ink.shape[1] // 200)].ravel()))
     if 0 < paper < 0.99:  # (an all-ink image has no paper to subtract: found by fuzzing)
-        ink = (ink - paper) / (1.0 - paper)
-    return np.clip(ink, 0.0, 1.0).astype(np.float32), bg
+        np.subtract(ink, paper, out=ink)
+        np.divide(ink, 1.0 - paper, out=ink)
+    return np.clip(ink, 0.0, 1.0, out=ink).astype(np.float32, copy=False), bg

@@ -36,6 +36,21 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     transparent background in a scanned or exported drawing means paper.
     """
     image = validate_image(image)
+    h, w = image.shape[:2]
+    out = np.empty((h, w), np.float32)
+    # a strip of rows at a time: the float copies of a colour photo stay in the cache (a
+    # 4000x3000 photo would otherwise make three of 144 MB); every pixel's arithmetic is its own
+    rows = max(1, _STRIP_PIXELS // w)
+    for y in range(0, h, rows):
+        _grey_rows(image[y : y + rows], out[y : y + rows])
+    return out
+
+
+_STRIP_PIXELS = 16384
+
+
+def _grey_rows(image: np.ndarray, out: np.ndarray) -> None:
+    """to_grey on a strip of rows, written into `out`."""
     if image.dtype == np.uint8:
         scale = 1.0 / 255.0
     elif image.dtype == np.uint16:
@@ -52,7 +67,7 @@ def to_grey(image: np.ndarray) -> np.ndarray:
             alpha = np.clip(img[:, :, 3:4], 0.0, 1.0)
             img = img[:, :, :3] * alpha + (1.0 - alpha)
         img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_BGR2GRAY)
-    return np.clip(img, 0.0, 1.0)
+    np.clip(img, 0.0, 1.0, out=out)
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:

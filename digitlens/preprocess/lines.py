@@ -21,6 +21,8 @@ import itertools
 
 import numpy as np
 
+from digitlens.preprocess.stats import fast_median
+
 
 def skew_angle(boxes: np.ndarray, max_angle: float = 45.0) -> float:
     """Direction of the text lines in degrees (positive: lines fall to the right, image y down)."""
@@ -41,6 +43,15 @@ def skew_angle(boxes: np.ndarray, max_angle: float = 45.0) -> float:
     i = np.flatnonzero(ok)
     angles = np.degrees(np.arctan2(dy[i, nearest[i]], dx[i, nearest[i]]))
     return float(np.median(angles))
+
+
+def _slope(x: np.ndarray, y: np.ndarray) -> float:
+    """np.polyfit(x, y, 1)[0], the same arithmetic without its checks (a third of its time)."""
+    lhs = np.vander(x + 0.0, 2)
+    scale = np.sqrt((lhs * lhs).sum(axis=0))
+    lhs /= scale
+    c = np.linalg.lstsq(lhs, y + 0.0, len(x) * np.finfo(np.float64).eps)[0]
+    return float(c[0] / scale[0])
 
 
 def group_lines(
@@ -64,29 +75,42 @@ def group_lines(
     v = -cx * np.sin(t) + cy * np.cos(t)  # across them
     half = b[:, 2] / 2  # half width, along the line (good enough under +-45 degrees)
 
+    def follow(members: list[int]) -> tuple[float, float, float | None]:
+        """Where a line's last digit starts, its recent level, and where along the line that
+        level stands when the line is long enough to have a slope (else None)."""
+        last, recent = members[-1], members[-6:]
+        level = float(fast_median(v[recent[-3:]]))
+        if u[recent[-1]] - u[recent[0]] > 3.0 * ref:
+            return u[last] - half[last], level, float(fast_median(u[recent[-3:]]))
+        return u[last] - half[last], level, None
+
     lines: list[list[int]] = []
+    fits: list[tuple[float, float, float | None]] = []  # kept per line, renewed only when it grows
+    slopes: dict[int, float] = {}  # fitted when first needed
     for i in np.argsort(u, kind="stable"):
         best, best_dv = -1, tolerance * ref
-        for k, members in enumerate(lines):
-            last = members[-1]
-            if u[i] - half[i] < u[last] - half[last]:
+        for k, (start, level, at) in enumerate(fits):
+            if u[i] - half[i] < start:
                 continue
             # follow a slow bend: the line's recent level, and its slope over a few digit heights
-            recent = members[-6:]
-            pred = float(np.median(v[recent[-3:]]))
-            span = u[recent[-1]] - u[recent[0]]
-            if span > 3.0 * ref:
-                slope = float(np.clip(np.polyfit(u[recent], v[recent], 1)[0], -0.25, 0.25))
-                pred += slope * (u[i] - float(np.median(u[recent[-3:]])))
+            pred = level
+            if at is not None:
+                if k not in slopes:
+                    recent = lines[k][-6:]
+                    slopes[k] = float(np.clip(_slope(u[recent], v[recent]), -0.25, 0.25))
+                pred += slopes[k] * (u[i] - at)
             dv = abs(v[i] - pred)
             if dv < best_dv:
                 best, best_dv = k, dv
         if best < 0:
             lines.append([int(i)])
+            fits.append(follow(lines[-1]))
         else:
             lines[best].append(int(i))
+            fits[best] = follow(lines[best])
+            slopes.pop(best, None)
 
-    lines.sort(key=lambda m: float(np.median(v[m])))
+    lines.sort(key=lambda m: float(fast_median(v[m])))
     gaps = [[(u[j] - half[j]) - (u[i] + half[i]) for i, j in itertools.pairwise(m)] for m in lines]
     spacing = [g for line_gaps in gaps if len(line_gaps) >= 2 for g in line_gaps]
     wide = max(block_gap * ref, 3.0 * float(np.median(spacing))) if spacing else block_gap * ref

@@ -16,10 +16,11 @@ import numpy as np
 from digitlens import conventions as C
 from digitlens.preprocess.colour import has_colour, ink_channel, working_colour
 from digitlens.preprocess.config import PreprocessConfig
-from digitlens.preprocess.illumination import dark_ink, ink_strength
+from digitlens.preprocess.illumination import background_copy, dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.segment import Candidate, find_digits, member_mask
+from digitlens.preprocess.stats import fast_median, fast_percentile
 from digitlens.preprocess.surface import find_surface
 from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_border_runs, remove_rules
 
@@ -78,9 +79,16 @@ class Preprocessed:
 
 def grey_digit(own: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """The digit's own ink strength, its strokes' core scaled to 1, over its mask grown by one pixel."""
-    grown = cv2.dilate(own.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    core = float(np.percentile(ink[own], 75)) if own.any() else 1.0
-    return np.where(grown, np.clip(ink / max(core, 1e-3), 0.0, 1.0), 0.0).astype(np.float32)
+    grown = cv2.dilate(own.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    strokes = ink[own]
+    core = float(fast_percentile(strokes, 75)) if strokes.size else 1.0
+    scaled = _unit(ink / max(core, 1e-3))
+    return np.where(grown, scaled, np.float32(0.0)).astype(np.float32, copy=False)
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    """np.clip(a, 0, 1) in place, for float arrays without NaN or -0 (np.clip's overhead is per call)."""
+    return np.minimum(np.maximum(a, 0.0, out=a), 1.0, out=a)
 
 
 def _within(grey: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -130,18 +138,19 @@ def preprocess(
     surface = None
     if config.find_surface:  # a sheet brighter than its desk, else a board darker than its wall
         surface = find_surface(grey, True, config)
-        if surface is None and float(np.median(grey[::8, ::8])) < config.board_max_level:
+        if surface is None and float(fast_median(grey[::8, ::8].ravel())) < config.board_max_level:
             surface = find_surface(grey, False, config)  # a dark board fills much of the frame
     clock.tick("surface")
     if config.colour_ink and has_colour(image, config):
-        bgr = working_colour(image, (grey.shape[1], grey.shape[0]))
+        bgr = working_colour(image, (grey.shape[1], grey.shape[0]), scaled=False)
         if bgr is not None:
             grey = ink_channel(bgr, grey, None if surface is None else surface.mask, config)
         clock.tick("colour")
     # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
     on_surface = grey if surface is None else _within(grey, surface.mask)
-    dark = dark_ink(on_surface, config)
-    ink, background = ink_strength(grey, dark, config)
+    small = background_copy(grey, config) if on_surface is grey else None  # shrunk once for both
+    dark = dark_ink(on_surface, config, small)
+    ink, background = ink_strength(grey, dark, config, small)
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
     clock.tick("illumination")

@@ -209,7 +209,9 @@ def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config
     """
     if len(cands) < 2 or config.min_relative_ink <= 0:
         return cands
-    sums = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=int(labels.max()) + 1)
+    flat = labels.ravel()
+    at = np.flatnonzero(flat)  # the pieces' pixels only (the sums add in the same order)
+    sums = np.bincount(flat[at], weights=ink.ravel()[at], minlength=max(max(c.labels) for c in cands) + 1)
     core = np.array([sums[c.labels].sum() / max(1, c.ink) for c in cands])  # c.ink: the pieces' pixel count
     weights = np.array([c.ink for c in cands], np.float64)
     order = np.argsort(core)

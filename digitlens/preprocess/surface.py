@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
+from digitlens.preprocess.stats import fast_median, fast_quantiles
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     g = grey if dark else 1.0 - grey
     s = min(1.0, config.surface_side / max(h, w))
     sw, sh = max(8, round(w * s)), max(8, round(h * s))
-    small = cv2.resize(g.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(g.astype(np.float32, copy=False), (sw, sh), interpolation=cv2.INTER_AREA)
     k = max(3, int(config.surface_close * min(sw, sh)) | 1)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     if config.surface_texture > 0:
@@ -67,7 +68,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     best: tuple[float, np.ndarray, np.ndarray, float] | None = None
     # every level between the surroundings and the sheet is tried: the sheet's edge is the
     # level whose region has the sharpest step at its border
-    lo, hi = np.quantile(paper, [0.03, 0.97])
+    lo, hi = fast_quantiles(paper.ravel(), [0.03, 0.97])
     for level in np.linspace(lo, hi, config.surface_levels + 2)[1:-1]:
         found = _candidate(paper, closed, level, frame, b, disc, away, config)
         if found is not None and (best is None or found[0] > best[0]):
@@ -75,7 +76,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     if best is None:
         return None
     _, inside, hull, area = best
-    if not dark and float(np.median(small[inside > 0])) < 1.0 - config.board_max_level:
+    if not dark and float(fast_median(small[inside > 0])) < 1.0 - config.board_max_level:
         return None  # a "board" must be dark (chalk on a blackboard); a bright page is not one
     margin = max(1, int(config.surface_margin * min(sw, sh)))
     core = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
@@ -131,7 +132,7 @@ def _candidate(
     band_out = (cv2.dilate(inside, disc) > 0) & outside & away
     if band_in.sum() < 4 * b or band_out.sum() < 4 * b:
         return None  # no edge of the surface inside the frame
-    step = float(np.median(closed[band_in])) - float(np.median(closed[band_out]))
+    step = float(fast_median(closed[band_in])) - float(fast_median(closed[band_out]))
     if step < config.surface_contrast:
         return None  # a shadow or vignetting over one sheet, not a sheet on a darker desk
     return step, inside, hull, area

@@ -11,6 +11,7 @@ import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.segment import label_components
+from digitlens.preprocess.stats import fast_median
 
 
 def noise_sigma(grey: np.ndarray) -> float:
@@ -67,7 +68,7 @@ def stroke_width(mask: np.ndarray) -> float:
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     ridge = dist >= cv2.dilate(dist, np.ones((3, 3), np.uint8)) - 1e-6
     vals = dist[ridge & (mask > 0)]
-    return float(2.0 * np.median(vals)) if vals.size else 0.0
+    return float(2.0 * fast_median(vals)) if vals.size else 0.0
 
 
 def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
@@ -87,9 +88,15 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         thick_max = across * config.rule_max_thickness + 2
         probe = cv2.dilate(weak, np.ones((3, 1) if horizontal else (1, 3), np.uint8))
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
-        if not runs.any():
+        # only the box around the runs is labelled (they are few; what is kept does not
+        # depend on how the pieces are numbered)
+        x0, y0, bw, bh = cv2.boundingRect(runs)
+        if bw == 0:
             continue
-        _n, labels, stats = label_components(runs)
+        box = (slice(y0, y0 + bh), slice(x0, x0 + bw))
+        _n, labels, stats = label_components(np.ascontiguousarray(runs[box]))
+        stats[1:, cv2.CC_STAT_LEFT] += x0
+        stats[1:, cv2.CC_STAT_TOP] += y0
         extent = stats[:, cv2.CC_STAT_WIDTH if horizontal else cv2.CC_STAT_HEIGHT]
         thickness = stats[:, cv2.CC_STAT_AREA] / np.maximum(extent, 1) - 2
         thin = thickness <= thick_max
@@ -121,7 +128,7 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
             if _lanes(stats, ends, horizontal, thick_max) >= config.rule_family:
                 keep |= ends
         if keep.any():
-            rules |= (keep[labels] & (weak > 0)).astype(np.uint8) * 255
+            rules[box] |= (keep[labels] & (weak[box] > 0)).astype(np.uint8) * 255
     if config.tilted_rules:  # on what the upright rules left (fewer points: a faster transform)
         rules |= tilted_rules(cv2.bitwise_and(weak, cv2.bitwise_not(rules)), config)
     return rules
@@ -170,7 +177,7 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         line[:] = 0
         cv2.line(line, (round(x0), round(y0)), (round(x1), round(y1)), 255, 1)
         along = dist[line > 0]
-        if along.size and 2.0 * float(np.median(along.astype(np.float64))) <= thick_max:
+        if along.size and 2.0 * float(fast_median(along.astype(np.float64))) <= thick_max:
             thin.append((x0, y0, x1, y1))
     if not thin:
         return out
@@ -210,9 +217,9 @@ def remove_rules(
     if not rules.any():
         return mask
     on_rule = rules > 0
-    rule_level = float(np.median(ink[on_rule]))
+    rule_level = float(fast_median(ink[on_rule]))
     pen = (mask > 0) & ~on_rule
-    pen_level = float(np.median(ink[pen])) if pen.any() else 1.0
+    pen_level = float(fast_median(ink[pen])) if pen.any() else 1.0
     # halfway between the rule's ink and the pen's: darker is pen crossing the rule
     cut = max(rule_level * config.rule_ink_ratio, (rule_level + pen_level) / 2)
     faint = on_rule & (ink <= cut)
