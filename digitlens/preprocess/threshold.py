@@ -49,8 +49,30 @@ def binarize(
         return _unless_noise(cv2.bitwise_and(local, cv2.threshold(ink8, floor, 255, cv2.THRESH_BINARY)[1]), config)
     voters = ink8 if exclude is None or not exclude.any() else ink8[exclude == 0].reshape(1, -1)
     level, _ = cv2.threshold(voters, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = cv2.threshold(ink8, max(level, floor), 255, cv2.THRESH_BINARY)[1]
+    high = max(level, floor)
+    mask = cv2.threshold(ink8, high, 255, cv2.THRESH_BINARY)[1]
+    if 0 < config.hysteresis < 1:
+        noise = round(min(0.95, config.noise_factor * sigma) * 255)
+        low = max(level, noise, round(config.hysteresis * floor))
+        if low < high:
+            mask = grow_into(mask, cv2.threshold(ink8, low, 255, cv2.THRESH_BINARY)[1])
     return _unless_noise(mask, config)
+
+
+def grow_into(seeds: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Hysteresis: the pieces of the `weak` mask (uint8 255) that hold a pixel of `seeds`.
+
+    A pale or thin stroke's faint stretches (a skipping ballpoint, blur on a 1 px line)
+    fall under the contrast floor while its core clears it; they belong to the stroke
+    they continue, not to the paper.  Faint marks with no strong pixel stay out.
+    """
+    n, labels, _ = label_components(weak)
+    if n < 2:
+        return seeds
+    held = np.zeros(n, bool)
+    held[np.unique(labels[seeds > 0])] = True
+    held[0] = False
+    return np.where(held[labels], np.uint8(255), np.uint8(0)) | seeds
 
 
 def _unless_noise(mask: np.ndarray, config: PreprocessConfig) -> np.ndarray:
