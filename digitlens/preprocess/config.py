@@ -36,6 +36,7 @@ class PreprocessConfig:
     surface_rect_fill: float = 0.7  # ...fills this much of its smallest enclosing rectangle (an oval blot does not)...
     surface_solidity: float = 0.65  # ...fills this much of its convex hull (a sheet, not lit patches)
     surface_contrast: float = 0.08  # ...and is this much brighter than its surroundings (0..1 grey)...
+    surface_lit_level: float = 0.8  # ...of a sheet this bright; a dimmer sheet's step is asked in proportion (0: off)
     surface_edge_band: float = (
         0.02  # ...right across its edge, in bands this fraction of the short side (a step, not a slope)
     )
@@ -61,6 +62,10 @@ class PreprocessConfig:
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
     adaptive_block: float = 0.05  # adaptive window as a fraction of the short side
+    hysteresis: float = 0.5  # ink down to this fraction of the floor joins a stroke that clears it (0: off)
+    hysteresis_gain: float = 8.0  # ...unless that grows the stroke's piece past this many times its strong pixels
+    hysteresis_ridge: float = 0.6  # ...through pixels this close to their strongest neighbour (a ridge, not a halo)
+    hysteresis_reach: float = 2.0  # ...within this many stroke widths of it (not along a faint rule to the next digit)
     noise_factor: float = 3.0  # ...and this many times the image's estimated noise sigma above it
     max_ink_fraction: float = 0.35  # more of the image than this over threshold is noise or texture, not writing
     fixed_level: int = 127  # the tutorial's global threshold, for method 'fixed'

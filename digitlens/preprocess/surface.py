@@ -52,6 +52,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     small = cv2.resize(g.astype(np.float32, copy=False), (sw, sh), interpolation=cv2.INTER_AREA)
     k = max(3, int(config.surface_close * min(sw, sh)) | 1)
     closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    lit = closed  # brightness alone (before texture counts against it), for the exposure
     if config.surface_texture > 0:
         # paper is smooth, a desk is not (grain, bricks, fabric, keys): texture counts against
         # brightness, so a sheet stands out from a desk of its own brightness
@@ -70,7 +71,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     # level whose region has the sharpest step at its border
     lo, hi = fast_quantiles(paper.ravel(), [0.03, 0.97])
     for level in np.linspace(lo, hi, config.surface_levels + 2)[1:-1]:
-        found = _candidate(paper, closed, level, frame, b, disc, away, config)
+        found = _candidate(paper, closed, lit, level, frame, b, disc, away, config)
         if found is not None and (best is None or found[0] > best[0]):
             best = found
     if best is None:
@@ -85,9 +86,22 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     return Surface(mask, polygon, float(area))
 
 
+def required_step(sheet_level: float, config: PreprocessConfig) -> float:
+    """The brightness step a sheet's edge must show, for a sheet this bright (0..1 grey).
+
+    Exposure scales every step: a sheet photographed at half the light shows half the
+    step to its desk, though it stands out from it just as clearly.  So below a well-lit
+    sheet's level the step asked for shrinks in proportion; above it, it is the full one.
+    """
+    if config.surface_lit_level <= 0:
+        return config.surface_contrast
+    return config.surface_contrast * min(1.0, max(sheet_level, 0.0) / config.surface_lit_level)
+
+
 def _candidate(
     paper: np.ndarray,
     closed: np.ndarray,
+    lit: np.ndarray,
     level: float,
     frame: float,
     b: int,
@@ -133,6 +147,6 @@ def _candidate(
     if band_in.sum() < 4 * b or band_out.sum() < 4 * b:
         return None  # no edge of the surface inside the frame
     step = float(fast_median(closed[band_in])) - float(fast_median(closed[band_out]))
-    if step < config.surface_contrast:
+    if step < required_step(float(fast_median(lit[band_in])), config):
         return None  # a shadow or vignetting over one sheet, not a sheet on a darker desk
     return step, inside, hull, area

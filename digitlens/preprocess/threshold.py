@@ -50,8 +50,62 @@ def binarize(
         return _unless_noise(cv2.bitwise_and(local, cv2.threshold(ink8, floor, 255, cv2.THRESH_BINARY)[1]), config)
     voters = ink8 if exclude is None or not exclude.any() else ink8[exclude == 0].reshape(1, -1)
     level, _ = cv2.threshold(voters, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = cv2.threshold(ink8, max(level, floor), 255, cv2.THRESH_BINARY)[1]
+    high = max(level, floor)
+    mask = cv2.threshold(ink8, high, 255, cv2.THRESH_BINARY)[1]
+    if 0 < config.hysteresis < 1:
+        noise = round(min(0.95, config.noise_factor * sigma) * 255)
+        low = max(level, noise, round(config.hysteresis * floor))
+        if low < high:
+            weak = cv2.threshold(ink8, low, 255, cv2.THRESH_BINARY)[1]
+            if exclude is not None:  # never along a rule (a stroke crossing it would take the grid)
+                weak = cv2.bitwise_and(weak, cv2.bitwise_not(exclude))
+            weak = cv2.bitwise_and(weak, faint_ridges(ink8, config.hysteresis_ridge))
+            reach = int(np.ceil(config.hysteresis_reach * max(1.0, stroke_width(mask))))
+            mask = grow_into(mask, weak, reach, config.hysteresis_gain)
     return _unless_noise(mask, config)
+
+
+def faint_ridges(ink8: np.ndarray, ratio: float) -> np.ndarray:
+    """uint8 mask of pixels at least `ratio` times the strongest ink next to them.
+
+    A faint stretch of a stroke is its own local ridge; the soft edge (halo) of a strong
+    stroke is a slope beside a much stronger neighbour.  Growing only into the first
+    continues pale strokes without fattening dark ones (which would fuse close digits).
+    """
+    if ratio <= 0:
+        return np.full(ink8.shape, 255, np.uint8)
+    top = cv2.dilate(ink8, np.ones((3, 3), np.uint8)).astype(np.float32)
+    return np.where(ink8.astype(np.float32) >= ratio * top, np.uint8(255), np.uint8(0))
+
+
+def grow_into(seeds: np.ndarray, weak: np.ndarray, reach: int, max_gain: float = 0.0) -> np.ndarray:
+    """Hysteresis: the `weak` mask's pixels (uint8 255) joined to `seeds` within `reach` px along it.
+
+    A pale or thin stroke's faint stretches (a skipping ballpoint, blur on a 1 px line)
+    fall under the contrast floor while its core clears it; they belong to the stroke
+    they continue, not to the paper.  Faint marks with no strong pixel stay out; the
+    growth goes no further than `reach` (a stroke width or two), so it fills a stroke's
+    faint stretches but does not follow a faint rule from one digit to the next; and a
+    piece more than `max_gain` times its seeds (a faint grid or texture a stroke touches)
+    does not grow at all (0: no bound).
+    """
+    n, labels, stats = label_components(weak)
+    if n < 2 or reach < 1:
+        return seeds
+    seeded = np.bincount(labels[seeds > 0], minlength=n)
+    held = seeded > 0
+    if max_gain > 0:
+        held &= stats[:, cv2.CC_STAT_AREA] <= max_gain * seeded
+    held[0] = False
+    allowed = np.where(held[labels], np.uint8(255), np.uint8(0)) | seeds
+    grown = seeds.copy()
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(reach):  # geodesic dilation: one pixel along the allowed mask per step
+        nxt = cv2.bitwise_and(cv2.dilate(grown, cross), allowed)
+        if np.array_equal(nxt, grown):
+            break
+        grown = nxt
+    return grown
 
 
 def _unless_noise(mask: np.ndarray, config: PreprocessConfig) -> np.ndarray:

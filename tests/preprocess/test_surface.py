@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from digitlens.preprocess import PreprocessConfig, preprocess
-from digitlens.preprocess.surface import find_surface
+from digitlens.preprocess.surface import find_surface, required_step
 from tests.conftest import paper_with_digits
 
 
@@ -75,3 +75,23 @@ def test_surface_outline_is_reported_in_input_pixels(mnist_test):
     assert pre.surface is not None
     lo, hi = pre.surface.min(axis=0), pre.surface.max(axis=0)
     assert lo == pytest.approx(SHEET.min(axis=0) * 2.5, abs=40) and hi == pytest.approx(SHEET.max(axis=0) * 2.5, abs=40)
+
+
+def test_a_dim_photo_of_a_sheet_asks_a_proportionally_smaller_step():
+    cfg = PreprocessConfig()
+    assert required_step(0.9, cfg) == pytest.approx(cfg.surface_contrast)  # a well-lit sheet: the full step
+    assert required_step(0.4, cfg) == pytest.approx(cfg.surface_contrast * 0.4 / cfg.surface_lit_level)
+    assert required_step(0.4, cfg.with_(surface_lit_level=0.0)) == pytest.approx(cfg.surface_contrast)
+
+
+def test_a_sheet_is_found_in_an_underexposed_photo():
+    # a plain desk and a sheet, exposed for a well-lit and for half the light: the same scene
+    h, w = 600, 800
+    lit = np.full((h, w), 150.0, np.float32)
+    cv2.fillConvexPoly(lit, SHEET, 180.0)  # a step of 0.12 at full light, 0.06 at half
+    rng = np.random.default_rng(1)
+    for exposure in (1.0, 0.5):
+        img = np.clip(lit * exposure + rng.normal(0, 2, (h, w)), 0, 255).astype(np.float32) / 255
+        assert find_surface(img, True, PreprocessConfig()) is not None, exposure
+        if exposure < 1:  # without the exposure's allowance the dim sheet is missed
+            assert find_surface(img, True, PreprocessConfig(surface_lit_level=0.0)) is None

@@ -1,0 +1,62 @@
+"""Thresholding (preprocess.threshold): hysteresis keeps a pale stroke's faint stretches."""
+
+import cv2
+import numpy as np
+
+from digitlens.preprocess import PreprocessConfig
+from digitlens.preprocess.threshold import binarize, faint_ridges, grow_into
+
+
+def test_grow_into_keeps_only_weak_pieces_that_hold_a_seed():
+    weak = np.zeros((40, 60), np.uint8)
+    weak[5:10, 5:50] = 255  # a stroke, strong at one end
+    weak[25:30, 5:50] = 255  # a faint mark with no strong pixel
+    seeds = np.zeros_like(weak)
+    seeds[6:9, 5:12] = 255
+    out = grow_into(seeds, weak, reach=100)
+    assert (out[5:10, 5:50] == 255).all()
+    assert not out[25:30].any()
+    near = grow_into(seeds, weak, reach=10)  # no further along it than `reach`
+    assert (near[5:10, 5:20] == 255).all() and not near[5:10, 30:50].any()
+    assert not grow_into(seeds, weak, reach=100, max_gain=2.0)[5:10, 20:50].any()  # far past its seeds: no growth
+
+
+def test_faint_ridges_are_a_stroke_not_the_halo_of_a_dark_one():
+    ink = np.zeros((30, 60), np.uint8)
+    ink[10:13, 5:25] = 200  # a dark stroke...
+    ink[9, 5:25] = ink[13, 5:25] = 30  # ...with its soft edge
+    ink[10:13, 35:55] = 30  # a faint stroke of the same level
+    r = faint_ridges(ink, 0.6)
+    assert not r[9, 5:25].any() and not r[13, 5:25].any()
+    assert r[11, 35:55].all()
+
+
+def _pale_stroke(core: float, tail: float) -> tuple[np.ndarray, np.ndarray]:
+    """A flat page (grey, ink) with one stroke: `core` ink along a third of it, fading to `tail`."""
+    ink = np.zeros((120, 200), np.float32)
+    cv2.line(ink, (20, 60), (80, 60), core, 3)
+    cv2.line(ink, (80, 60), (180, 60), tail, 3)
+    cv2.line(ink, (20, 100), (180, 100), tail, 3)  # a faint line on its own
+    grey = 0.9 * (1 - ink)
+    return ink, grey
+
+
+def test_hysteresis_follows_a_stroke_under_the_floor_and_nothing_else():
+    cfg = PreprocessConfig()
+    ink, grey = _pale_stroke(core=cfg.min_contrast + 0.03, tail=0.8 * cfg.min_contrast)
+    cfg = cfg.with_(hysteresis_reach=100.0)  # the whole faint stretch, however long
+    without = binarize(ink, grey, True, cfg.with_(hysteresis=0.0))
+    assert without[60, 20:75].all() and not without[60, 100:180].any()
+    mask = binarize(ink, grey, True, cfg)
+    assert mask[60, 20:180].all()  # the faint stretch joins the stroke it continues
+    assert not mask[100].any()  # a faint line with no strong part stays paper
+
+
+def test_hysteresis_never_goes_under_the_noise():
+    cfg = PreprocessConfig()
+    rng = np.random.default_rng(0)
+    grey = np.clip(0.8 + rng.normal(0, 0.03, (120, 200)), 0, 1).astype(np.float32)  # noisy paper
+    ink = np.clip(1 - grey / 0.8, 0, 1).astype(np.float32)
+    ink[60, 20:180] = cfg.min_contrast + 0.2  # one clear stroke
+    mask = binarize(ink, grey, True, cfg)
+    assert cv2.countNonZero(mask) < 0.02 * mask.size  # the noise around it is not grown into
