@@ -89,7 +89,8 @@ class PreprocessConfig:
     min_height_frac: float = 0.35  # ...nor shorter than this fraction of the median digit height
     max_height_ratio: float = 3.0  # ...nor taller than this many median digit heights (an edge, a stray stroke)
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
-    min_ink_ratio: float = 0.025  # ink pixels / box area: below is a thin curve or frame, not a digit
+    min_ink_ratio: float = 0.025  # ink pixels / box area: below is a thin curve or frame, not a digit...
+    min_ink_strokes: float = 1.0  # ...or, if lower, this many pen widths / box side (a thin brush; a 7 has ~2)
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
     max_blob: float = (
         0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)
