@@ -57,6 +57,8 @@ class PreprocessConfig:
     orientation_prior: float = 0.05  # bonus for the image as given: a photo is usually upright
     orientation_min_conf: float = 0.5  # a turn is taken only if its crops read as digits this surely on average
     upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)
+    orientation_flip_margin: float = 1.2  # nats of weighed readings that settle a turn against its opposite (~3:1)
+    turned_smoothing: float = 0.01  # mixed into the model's turned-digit table: no reading is impossible
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
