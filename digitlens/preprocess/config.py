@@ -74,7 +74,7 @@ class PreprocessConfig:
     rule_cross_length: float = (
         0.9  # parallel lines crossing this much of the image are rules at any length (form boxes)
     )
-    rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
+    rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image's longer side thick, +2 px
     rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
     tilted_rules: bool = True  # also trace long thin lines at any angle (rules under perspective, slanted page edges)
     rule_hough_side: int = 800  # ...on a copy at most this long side (bounded cost on big photos)

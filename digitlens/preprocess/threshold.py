@@ -82,9 +82,12 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
     weak = cv2.threshold((ink * 255).astype(np.uint8), int(config.rule_contrast * 255), 255, cv2.THRESH_BINARY)[1]
     rules: np.ndarray = np.zeros_like(weak)
     for horizontal in (True, False):
-        length, across = (w, h) if horizontal else (h, w)
+        length = w if horizontal else h
         seg = max(15, int(length * config.rule_min_length / 4))
-        thick_max = across * config.rule_max_thickness + 2
+        # thin against the image's longer side, as long is: across a strip (a form's row of
+        # boxes, a ledger line) the short side is about one digit, and a printed rule is
+        # not a fraction of that
+        thick_max = max(h, w) * config.rule_max_thickness + 2
         probe = cv2.dilate(weak, np.ones((3, 1) if horizontal else (1, 3), np.uint8))
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
         if not runs.any():

@@ -581,3 +581,56 @@ def make_lit_page_scene(
     text = " ".join("".join(str(labs[j]) for j in range(len(labs)) if segs[j] == s) for s in sorted(set(segs)))
     meta = {"family": "lit-page", "pen": pen.name, "frame": [W, H], "digit_height": round(h_d, 1)}
     return Scene(img, text, labs, boxes, segs, "lit-page", "lines", meta)
+
+
+def make_form_strip_scene(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    ink: DigitInk | None = None,
+) -> Scene:
+    """A strip cut from a form: a row of printed boxes, the first few holding one digit each.
+
+    Cropped tight around the row, the strip is about one box tall, so its printed lines
+    are thick against its height (2-4 %) though thin against its length; the empty boxes'
+    walls are upright strokes as tall as a digit, which a reader must not take for 1s.
+    """
+    ink = ink or DigitInk(images)
+    boxes_n = int(rng.integers(5, 11))
+    cell = int(rng.integers(60, 160))
+    line = max(2, round(cell * rng.uniform(0.02, 0.05)))
+    pad = int(cell * rng.uniform(0.1, 0.4))
+    W, H = boxes_n * cell + 2 * pad, cell + 2 * pad
+    page = np.zeros((H, W), np.float32)
+    for j in range(boxes_n + 1):
+        cv2.line(page, (pad + j * cell, pad), (pad + j * cell, pad + cell), 1.0, line)
+    for y in (pad, pad + cell):
+        cv2.line(page, (pad, y), (pad + boxes_n * cell, y), 1.0, line)
+    pen = make_pen(rng, str(_choice(rng, ("ballpoint", "gel", "felt-pen"))))
+    filled = int(rng.integers(1, boxes_n - 1))
+    digits = np.zeros((H, W), np.float32)
+    boxes, labs = [], []
+    for j, i in enumerate(rng.integers(0, len(labels), filled)):
+        a = ink.render(int(i), cell * rng.uniform(0.45, 0.7), pen, rng)
+        ah, aw = a.shape
+        x0 = pad + j * cell + max(line, (cell - aw) // 2 + int(rng.integers(-cell // 10, cell // 10 + 1)))
+        y0 = pad + max(line, (cell - ah) // 2 + int(rng.integers(-cell // 10, cell // 10 + 1)))
+        ah, aw = min(ah, H - y0), min(aw, W - x0)
+        digits[y0 : y0 + ah, x0 : x0 + aw] = np.maximum(digits[y0 : y0 + ah, x0 : x0 + aw], a[:ah, :aw])
+        ys, xs = np.nonzero(a[:ah, :aw] > 0.25)
+        boxes.append((x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+        labs.append(int(labels[i]))
+    paper = float(rng.uniform(225, 252))
+    grey = paper * (1 - 0.85 * page)
+    img = np.repeat(grey[:, :, None], 3, axis=2)
+    colour = np.array(pen.colour, np.float32)
+    img = img * (1 - digits[:, :, None]) + colour[None, None, :] * digits[:, :, None]
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), float(rng.uniform(0.3, 1.0)))
+    img = img + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
+    _ok, enc = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    decoded = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    if decoded is None:  # cannot happen to a buffer imencode has just written
+        raise RuntimeError("synth: the strip's JPEG could not be decoded")
+    text = "".join(map(str, labs))
+    meta = {"family": "form-strip", "boxes": boxes_n, "line": line, "frame": [W, H], "pen": pen.name}
+    return Scene(decoded, text, labs, boxes, [0] * len(labs), "form-strip", "line", meta)

@@ -215,3 +215,16 @@ def test_polarity_of_small_writing_on_a_lamp_lit_page():
     pre = preprocess(img)
     assert pre.dark_ink  # the lit patch around the writing is not taken for light marks on a dark page
     assert len(pre) >= 6
+
+
+def test_the_walls_of_a_form_strip_are_not_read_as_ones():
+    cell, pad, boxes = 140, 30, 7  # a strip cut tight around a row of printed boxes
+    img = np.full((cell + 2 * pad, boxes * cell + 2 * pad), 245, np.uint8)
+    for j in range(boxes + 1):
+        cv2.line(img, (pad + j * cell, pad), (pad + j * cell, pad + cell), 30, 6)  # thick against the strip
+    for y in (pad, pad + cell):
+        cv2.line(img, (pad, y), (pad + boxes * cell, y), 30, 6)
+    for j, digit in enumerate("03"):
+        cv2.putText(img, digit, (pad + j * cell + 40, pad + 105), cv2.FONT_HERSHEY_SIMPLEX, 2.6, 20, 6, cv2.LINE_AA)
+    pre = preprocess(img)
+    assert len(pre) == 2 and all(x < pad + 2 * cell for x, _, _, _ in pre.boxes)

@@ -194,7 +194,7 @@ def mnist_test_dir():
     return mnist_dir()
 
 
-@pytest.mark.parametrize("maker", [S.make_canvas_scene, S.make_lit_page_scene])
+@pytest.mark.parametrize("maker", [S.make_canvas_scene, S.make_lit_page_scene, S.make_form_strip_scene])
 def test_targeted_cases_are_deterministic_and_truthful(mnist_test, ink, maker):
     a = maker(np.random.default_rng(3), mnist_test.images, mnist_test.labels, ink=ink)
     b = maker(np.random.default_rng(3), mnist_test.images, mnist_test.labels, ink=ink)
@@ -212,3 +212,9 @@ def test_canvas_scene_brush_is_thin_whatever_the_digit_size(mnist_test, ink):
     grey = cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY)
     x, y, w, h = sc.boxes[0]
     assert h > 60 and np.count_nonzero(grey[y : y + h, x : x + w] < 128) < 0.05 * w * h
+
+
+def test_form_strip_scene_is_truthful(mnist_test, ink):
+    sc = S.make_form_strip_scene(np.random.default_rng(2), mnist_test.images, mnist_test.labels, ink=ink)
+    assert sc.text == "".join(map(str, sc.labels)) and 1 <= len(sc.boxes) < sc.meta["boxes"]
+    assert sc.image.shape[1] > 3 * sc.image.shape[0]  # a strip
