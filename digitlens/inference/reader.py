@@ -166,6 +166,16 @@ class Reader:
         scored on the same crops turned by 180 degrees, classified in the same call as the
         crops and split pieces the reading needs, so an upright photo costs one
         preprocessing and one onnxruntime call; a sideways one is preprocessed once more.
+
+        Between a turn and its opposite the model's confidence is a poor guide: it reads an
+        upside-down 3 as an 8, or a 5 as a 9, as surely as the upright digit.  When the
+        model's card carries `turned_confusion` T (how it reads MNIST digits turned by
+        180 degrees; benchmarks/turned_confusion.py), the two readings p (as is) and q
+        (turned) of each crop are weighed instead: "upright" explains q as the turned view
+        of p's digit, pTq, and "upside down" explains p as the turned view of q's, qTp.
+        A summed log-ratio over the crops beyond `orientation_flip_margin` nats either way
+        decides between a turn and its opposite; within it (a lone 6 or 9, read either way
+        alike) confidence and the prior for the photo as given decide, as without a table.
         """
         cfg = self.config
         nd = getattr(self.recognizer, "not_digit_index", None)
@@ -173,6 +183,10 @@ class Reader:
         known: dict[int, Classified] = {}
         scores: dict[int, float] = {}
         confidence: dict[int, float] = {}
+        turned = getattr(self.recognizer, "turned_confusion", None)
+        if turned is not None:
+            turned = (1.0 - cfg.turned_smoothing) * turned + cfg.turned_smoothing / len(turned)
+        flip: dict[int, float] = {}  # nats of evidence that `base` reads upside down
         for base in (0, 1):
             pre = preprocess(turn(image, base), cfg, timings=timings)
             found[base] = pre
@@ -192,9 +206,27 @@ class Reader:
             confidence[base], confidence[base + 2] = float(digit[:n].mean()), float(digit[n : 2 * n].mean())
             scores[base] = confidence[base] + cue
             scores[base + 2] = confidence[base + 2] + cue
-            if base == 0 and n >= 2 and upright >= cfg.upright_evidence:
-                break  # clearly upright geometry: the sideways turns are not worth a second pass
-        scores[0] += cfg.orientation_prior
+            if turned is not None and probs.shape[1] == len(turned):
+                up, down = probs[:n].astype(np.float64), probs[n : 2 * n].astype(np.float64)
+                as_is = np.einsum("ia,ab,ib->i", up, turned, down)
+                flipped = np.einsum("ia,ab,ib->i", down, turned, up)
+                flip[base] = float(np.log(flipped).sum() - np.log(as_is).sum())
+            if (
+                base == 0
+                and n >= 2
+                and upright >= cfg.upright_evidence
+                and max(confidence[0], confidence[2]) >= cfg.orientation_min_conf
+            ):
+                break  # upright geometry that reads as digits: the sideways turns are not worth a second pass
+        for base, evidence in flip.items():  # a turn or its opposite: clear evidence decides...
+            if evidence > cfg.orientation_flip_margin:
+                scores.pop(base, None)
+            elif evidence < -cfg.orientation_flip_margin:
+                scores.pop(base + 2, None)
+        if 0 in scores:  # ...else confidence, geometry and the prior for the photo as given
+            scores[0] += cfg.orientation_prior
+        elif 2 in scores:
+            scores[2] += cfg.orientation_prior  # the photo's own axis, read upside down
         best = max(scores, key=lambda q: scores[q])
         if best != 0 and confidence.get(best, 0.0) < cfg.orientation_min_conf:
             best = 0  # no turn reads like digits (printed text, marks): nothing to turn by

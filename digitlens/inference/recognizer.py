@@ -62,6 +62,19 @@ class Recognizer:
         #: index of the "not a digit" output, or None for a plain ten-digit model
         self.not_digit_index = self.classes.index(C.NOT_DIGIT) if C.NOT_DIGIT in self.classes else None
         self._check_contract()
+        #: how this model reads digits turned upside down (row: true class), from its card; None if unknown
+        self.turned_confusion = self._read_turned(path.with_suffix(".json"))
+
+    def _read_turned(self, card: Path) -> np.ndarray | None:
+        """The card's `turned_confusion` table (benchmarks/turned_confusion.py), when it fits this model."""
+        try:
+            table = np.asarray(json.loads(card.read_text(encoding="utf-8"))["turned_confusion"], np.float64)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        k = len(self.classes)
+        if table.shape != (k, k) or not np.isfinite(table).all() or (table < 0).any():
+            return None
+        return table
 
     def _read_classes(self) -> tuple[str, ...]:
         """The class names from the metadata (a JSON list); the ten digits when the model has none."""

@@ -58,6 +58,8 @@ class PreprocessConfig:
     orientation_prior: float = 0.05  # bonus for the image as given: a photo is usually upright
     orientation_min_conf: float = 0.5  # a turn is taken only if its crops read as digits this surely on average
     upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)
+    orientation_flip_margin: float = 1.2  # nats of weighed readings that settle a turn against its opposite (~3:1)
+    turned_smoothing: float = 0.01  # mixed into the model's turned-digit table: no reading is impossible
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
@@ -77,7 +79,7 @@ class PreprocessConfig:
     rule_cross_length: float = (
         0.9  # parallel lines crossing this much of the image are rules at any length (form boxes)
     )
-    rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image height (width) thick, +2 px
+    rule_max_thickness: float = 0.012  # ...and is at most this fraction of the image's longer side thick, +2 px
     rule_ink_ratio: float = 1.6  # rule pixels up to this multiple of the rules' median ink are rule, darker is pen
     tilted_rules: bool = True  # also trace long thin lines at any angle (rules under perspective, slanted page edges)
     rule_hough_side: int = 800  # ...on a copy at most this long side (bounded cost on big photos)
@@ -94,7 +96,8 @@ class PreprocessConfig:
     min_height_frac: float = 0.35  # ...nor shorter than this fraction of the median digit height
     max_height_ratio: float = 3.0  # ...nor taller than this many median digit heights (an edge, a stray stroke)
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
-    min_ink_ratio: float = 0.025  # ink pixels / box area: below is a thin curve or frame, not a digit
+    min_ink_ratio: float = 0.025  # ink pixels / box area: below is a thin curve or frame, not a digit...
+    min_ink_strokes: float = 1.0  # ...or, if lower, this many pen widths / box side (a thin brush; a 7 has ~2)
     max_ink_ratio: float = 0.92  # above is a solid blob (a blot, a dark object), not a stroke
     max_blob: float = (
         0.9  # stroke width / box's long side above this is a dot or a solid blob (0.7 lost small thick-pen digits)

@@ -72,14 +72,37 @@ def residual_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, fl
     return float(np.clip(-d - 0.05, 0, None)[~edge].sum()), float(np.clip(d - 0.05, 0, None)[~edge].sum())
 
 
-def global_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, float]:
-    """(dark, light) departures from the whole image's median: the paper is the majority.
+def smooth_lighting(small: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """A quadratic surface through the paper's brightness, fitted robustly (Huber weights).
 
-    Blind to lighting gradients, but not fooled by strokes so thick that they fill the
-    local median's window, which is where the residual vote goes wrong.
+    Lighting across a page (a lamp, a window, a vignette) is smooth at the scale of the
+    page, so a low-order surface follows it, while strokes, however thick, are a minority
+    that the weights discount.
+    """
+    h, w = small.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    x, y = xx.ravel() / max(w, 1) - 0.5, yy.ravel() / max(h, 1) - 0.5
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    v = small.ravel().astype(np.float64)
+    weights = np.ones_like(v)
+    for _ in range(rounds):
+        coef = np.linalg.lstsq(basis * weights[:, None], v * weights, rcond=None)[0]
+        r = v - basis @ coef
+        sigma = 1.4826 * float(np.median(np.abs(r))) + 1e-3
+        weights = 1.0 / np.maximum(1.0, np.abs(r) / (2.0 * sigma))
+    return (basis @ coef).reshape(h, w).astype(np.float32)
+
+
+def global_vote(grey: np.ndarray, config: PreprocessConfig) -> tuple[float, float]:
+    """(dark, light) departures from the page's smooth lighting: the paper is the majority.
+
+    The reference is a quadratic surface fitted robustly to the whole image (not a plain
+    median, which a lamp's gradient tips: a bright corner then reads as light marks on a
+    darker page), so it is not fooled by strokes so thick that they fill the local
+    median's window, which is where the residual vote goes wrong.
     """
     small = _small(grey, config.background_side)
-    d = small - float(fast_median(small.ravel()))
+    d = small - smooth_lighting(small)
     return float(np.clip(-d - 0.05, 0, None).sum()), float(np.clip(d - 0.05, 0, None).sum())
 
 

@@ -164,7 +164,7 @@ def preprocess(
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)
     clock.tick("threshold")
-    labels, cands, proposed = find_digits(cleaned, ink, config)
+    labels, cands, proposed = find_digits(cleaned, ink, config, sw)
     clock.tick("segmentation")
 
     def normalised(group: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:

@@ -184,12 +184,23 @@ def reference_height(cands: list[Candidate], config: PreprocessConfig) -> float:
 
 
 def digit_shaped(
-    c: Candidate, labels: np.ndarray, dist: np.ndarray, shape: tuple[int, int], config: PreprocessConfig
+    c: Candidate,
+    labels: np.ndarray,
+    dist: np.ndarray,
+    shape: tuple[int, int],
+    config: PreprocessConfig,
+    stroke: float = 0.0,
 ) -> bool:
-    """Shape tests that need no knowledge of the other digits: ink ratio, blob, aspect, size."""
+    """Shape tests that need no knowledge of the other digits: ink ratio, blob, aspect, size.
+
+    `stroke`: the page's pen width (px).  A digit's ink ratio scales with it (a 7 is two
+    strokes across its box: about 2 x stroke / side), so with a pen far thinner than the
+    digit is large (a thin brush on a big canvas) the floor follows the pen.
+    """
     H, W = shape
     ratio = c.ink / max(1, c.w * c.h)
-    if not (config.min_ink_ratio <= ratio <= config.max_ink_ratio):
+    floor = min(config.min_ink_ratio, config.min_ink_strokes * stroke / max(c.w, c.h, 1))
+    if not (floor <= ratio <= config.max_ink_ratio):
         return False  # a thin outline (a note's edge, a frame) or a solid blot
     if c.w > config.max_aspect * c.h:
         return False  # a dash or a line
@@ -227,12 +238,13 @@ def at_frame_edge(c: Candidate, shape: tuple[int, int], ref_h: float, config: Pr
 
 
 def find_digits(
-    mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+    mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig(), stroke: float = 0.0
 ) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]]]:
     """Mask -> (label image, digit candidates in reading order, proposed splits as (index, pieces)).
 
     The typical digit height is taken only from digit-shaped pieces, so an outline or a
-    blot cannot set the scale by which the real digits are then judged.
+    blot cannot set the scale by which the real digits are then judged.  `stroke`: the
+    measured pen width (px), 0 when unknown.
     """
     labels, cands = components(mask)
     cands = [c for c in cands if c.h >= 2 and c.ink >= 4]
@@ -242,10 +254,10 @@ def find_digits(
     if not cands:
         return labels, [], []
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
-    shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config)]
+    shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
     ref_h = reference_height(shaped or cands, config)
     merged = merge_fragments([c for c in cands if c.h < config.max_height_ratio * ref_h], ref_h, config)
-    keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config)]
+    keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
     ref_h = reference_height(keep, config) if keep else ref_h
     keep = [
         c

@@ -137,9 +137,12 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
     weak = cv2.threshold((ink * 255).astype(np.uint8), int(config.rule_contrast * 255), 255, cv2.THRESH_BINARY)[1]
     rules: np.ndarray = np.zeros_like(weak)
     for horizontal in (True, False):
-        length, across = (w, h) if horizontal else (h, w)
+        length = w if horizontal else h
         seg = max(15, int(length * config.rule_min_length / 4))
-        thick_max = across * config.rule_max_thickness + 2
+        # thin against the image's longer side, as long is: across a strip (a form's row of
+        # boxes, a ledger line) the short side is about one digit, and a printed rule is
+        # not a fraction of that
+        thick_max = max(h, w) * config.rule_max_thickness + 2
         probe = cv2.dilate(weak, np.ones((3, 1) if horizontal else (1, 3), np.uint8))
         runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, seg) if horizontal else (seg, 1), np.uint8))
         # only the box around the runs is labelled (they are few; what is kept does not
@@ -193,9 +196,11 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
     Segments are found by a probabilistic Hough transform on the low-contrast mask,
     shrunk so that the cost stays bounded at any photo size; a segment is a rule when it
-    is longer than `rule_min_length` of the image's short side and its median thickness
-    (twice the distance to the background along it) is a rule's, not a pen stroke's
-    (a tall 1 filling the frame is long and straight too, but thick).
+    is longer than `rule_min_length` of the image's longer side (as an upright rule must
+    be: in a strip of writing the short side is about one digit tall, so a stroke of a 7
+    or a 4 drawn with a thin pen would pass against it) and its median thickness (twice
+    the distance to the background along it) is a rule's, not a pen stroke's (a tall 1
+    filling the frame is long and straight too, but thick).
     """
     h, w = weak.shape
     out = np.zeros_like(weak)
@@ -209,7 +214,7 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         else cv2.resize(weak, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     )
     small = (small > 64).astype(np.uint8) * 255
-    min_len = config.rule_min_length * side * scale
+    min_len = config.rule_min_length * max(h, w) * scale
     _, _, stats = label_components(small)
     if len(stats) < 2 or np.hypot(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).max() < min_len:
         return out  # nothing long enough to be a rule: no transform needed

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from digitlens.synth.classic import Scene
-from digitlens.synth.pens import PENS, DigitInk, make_pen
+from digitlens.synth.pens import PENS, DigitInk, _thin, make_pen
 from digitlens.synth.surfaces import blank_sheet, keyboard, pen_object, write_page
 from digitlens.synth.textures import DESKS, desk
 
@@ -467,3 +467,170 @@ def iter_real(
             kind, orient = kinds[i % len(kinds)], ORIENTATIONS[(i // len(kinds)) % 4]
         rng = np.random.default_rng([seed, i])
         yield make_real_scene(rng, images, labels, kind, None, orient, pens[i % len(pens)], frame, ink)
+
+
+# ---------------------------------------------------------------- targeted cases
+
+
+def make_canvas_scene(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    count: int | None = None,
+    brush: float | None = None,
+    dark: bool | None = None,
+    frame: tuple[int, int] | None = None,
+    ink: DigitInk | None = None,
+) -> Scene:
+    """Digits drawn on screen: one widely spaced line on a wide canvas, with a brush of fixed pixel width.
+
+    A mouse or stylus draws with the same thin line (1-4 px) whatever the digit's size, so
+    a digit filling a strip's height is traced by strokes far thinner than a pen's on
+    paper: its ink is sparse in its box and its straight strokes (a 7's bar, a 4's stem)
+    are long thin lines, as printed rules are.  No camera: the canvas is stored as is
+    (PNG), dark ink on a light canvas or a white brush on black.
+    """
+    ink = ink or DigitInk(images)
+    count = int(count if count is not None else rng.integers(1, 8))
+    W, H = frame or (int(rng.integers(600, 1100)), int(rng.integers(180, 460)))
+    brush = float(brush if brush is not None else rng.uniform(1.2, 4.0))
+    dark = bool(dark if dark is not None else rng.random() < 0.25)
+    paper = float(rng.uniform(225, 255))
+    stroke = float(rng.uniform(0, 90))
+    h_d = float(rng.uniform(0.4, 0.75) * H)
+    picks = rng.integers(0, len(labels), count)
+
+    def traced(index: int, height: float) -> np.ndarray:  # a steady line: no pressure, no grain
+        dist, ink_h = ink.centre_distance(index)
+        s = height / ink_h
+        d = cv2.resize(dist, (max(3, round(dist.shape[1] * s)), max(3, round(dist.shape[0] * s)))) * s
+        centre = _thin(d <= max(1.0, s))  # the centre line at this size, one pixel wide
+        to_line = cv2.distanceTransform((1 - centre).astype(np.uint8), cv2.DIST_L2, 5)
+        return np.clip(brush / 2 + 0.5 - to_line, 0, 1).astype(np.float32)
+
+    alphas = [traced(int(i), h_d * rng.uniform(0.85, 1.1)) for i in picks]
+    need = sum(a.shape[1] for a in alphas)
+    gap = max(4.0, min(0.6 * h_d, (W * 0.9 - need) / max(count, 1)))
+    canvas = np.zeros((H, W), np.float32)
+    x = float(rng.uniform(0.02, 0.08) * W)
+    boxes, labs = [], []
+    for i, a in zip(picks, alphas, strict=True):
+        ah, aw = a.shape
+        if x + aw > W - 2:
+            break
+        y = int(np.clip((H - ah) / 2 + rng.normal(0, 0.05 * H), 1, max(1, H - ah - 1)))
+        x0 = int(x)
+        canvas[y : y + ah, x0 : x0 + aw] = np.maximum(canvas[y : y + ah, x0 : x0 + aw], a[: H - y, : W - x0])
+        ys, xs = np.nonzero(a > 0.25)
+        boxes.append((x0 + int(xs.min()), y + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+        labs.append(int(labels[i]))
+        x += aw + gap * rng.uniform(0.7, 1.3)
+    fg, bg = (255.0 - paper, paper) if dark else (stroke, paper)
+    grey = bg + (fg - bg) * canvas
+    img = cv2.cvtColor(np.clip(grey, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    text = "".join(map(str, labs))
+    meta = {"family": "canvas", "brush": round(brush, 2), "dark": dark, "frame": [W, H], "digit_height": round(h_d, 1)}
+    return Scene(img, text, labs, boxes, [0] * len(labs), "canvas", "line", meta)
+
+
+def make_lit_page_scene(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    frame: tuple[int, int] = (960, 1280),
+    ink: DigitInk | None = None,
+) -> Scene:
+    """A few small digits near one corner of an otherwise empty page, lit unevenly by a lamp.
+
+    The page fills the frame (no desk to tell paper from background) and the light falls
+    off across it by a third or more, so a bright patch around the writing is brighter
+    than most of the page: a polarity cue that measures marks against the page's median
+    takes the lit paper for light marks on dark.  Digits are 2-5 % of the frame's height.
+    """
+    ink = ink or DigitInk(images)
+    W, H = frame
+    pen = make_pen(rng, str(_choice(rng, ("ballpoint", "pale-ballpoint", "gel"))))
+    h_d = float(rng.uniform(0.02, 0.05) * H)
+    page = np.zeros((H, W), np.float32)
+    boxes, labs, segs = [], [], []
+    y = float(rng.uniform(0.05, 0.15) * H)
+    for row in range(int(rng.integers(1, 3))):
+        x = float(rng.uniform(0.05, 0.15) * W)
+        for i in rng.integers(0, len(labels), int(rng.integers(1, 6))):
+            a = ink.render(int(i), h_d, pen, rng)
+            ah, aw = a.shape
+            x0, y0 = int(x), int(y + rng.normal(0, 0.05 * h_d))
+            page[y0 : y0 + ah, x0 : x0 + aw] = np.maximum(page[y0 : y0 + ah, x0 : x0 + aw], a)
+            ys, xs = np.nonzero(a > 0.25)
+            boxes.append((x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+            labs.append(int(labels[i]))
+            segs.append(row)
+            x += aw + h_d * rng.uniform(0.1, 0.8)
+        y += h_d * rng.uniform(1.8, 3.0)
+    # the lamp: brightest near the writing, falling off smoothly towards the far corner
+    cx, cy = rng.uniform(0.1, 0.35) * W, rng.uniform(0.1, 0.3) * H
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    r = np.hypot(xx - cx, yy - cy) / np.hypot(W, H)
+    reach, power = float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.6, 1.2))
+    light = 1.0 - float(rng.uniform(0.3, 0.5)) * np.clip(r / reach, 0, 1) ** power
+    paper = np.array([rng.uniform(215, 245)] * 3, np.float32) * np.array([1.0, 1.0, rng.uniform(0.95, 1.02)])
+    colour = np.array(pen.colour, np.float32)
+    img = paper[None, None, :] * (1 - page[:, :, None]) + colour[None, None, :] * page[:, :, None]
+    img = img * light[:, :, None] + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    text = " ".join("".join(str(labs[j]) for j in range(len(labs)) if segs[j] == s) for s in sorted(set(segs)))
+    meta = {"family": "lit-page", "pen": pen.name, "frame": [W, H], "digit_height": round(h_d, 1)}
+    return Scene(img, text, labs, boxes, segs, "lit-page", "lines", meta)
+
+
+def make_form_strip_scene(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    ink: DigitInk | None = None,
+) -> Scene:
+    """A strip cut from a form: a row of printed boxes, the first few holding one digit each.
+
+    Cropped tight around the row, the strip is about one box tall, so its printed lines
+    are thick against its height (2-4 %) though thin against its length; the empty boxes'
+    walls are upright strokes as tall as a digit, which a reader must not take for 1s.
+    """
+    ink = ink or DigitInk(images)
+    boxes_n = int(rng.integers(5, 11))
+    cell = int(rng.integers(60, 160))
+    line = max(2, round(cell * rng.uniform(0.02, 0.05)))
+    pad = int(cell * rng.uniform(0.1, 0.4))
+    W, H = boxes_n * cell + 2 * pad, cell + 2 * pad
+    page = np.zeros((H, W), np.float32)
+    for j in range(boxes_n + 1):
+        cv2.line(page, (pad + j * cell, pad), (pad + j * cell, pad + cell), 1.0, line)
+    for y in (pad, pad + cell):
+        cv2.line(page, (pad, y), (pad + boxes_n * cell, y), 1.0, line)
+    pen = make_pen(rng, str(_choice(rng, ("ballpoint", "gel", "felt-pen"))))
+    filled = int(rng.integers(1, boxes_n - 1))
+    digits = np.zeros((H, W), np.float32)
+    boxes, labs = [], []
+    for j, i in enumerate(rng.integers(0, len(labels), filled)):
+        a = ink.render(int(i), cell * rng.uniform(0.45, 0.7), pen, rng)
+        ah, aw = a.shape
+        x0 = pad + j * cell + max(line, (cell - aw) // 2 + int(rng.integers(-cell // 10, cell // 10 + 1)))
+        y0 = pad + max(line, (cell - ah) // 2 + int(rng.integers(-cell // 10, cell // 10 + 1)))
+        ah, aw = min(ah, H - y0), min(aw, W - x0)
+        digits[y0 : y0 + ah, x0 : x0 + aw] = np.maximum(digits[y0 : y0 + ah, x0 : x0 + aw], a[:ah, :aw])
+        ys, xs = np.nonzero(a[:ah, :aw] > 0.25)
+        boxes.append((x0 + int(xs.min()), y0 + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+        labs.append(int(labels[i]))
+    paper = float(rng.uniform(225, 252))
+    grey = paper * (1 - 0.85 * page)
+    img = np.repeat(grey[:, :, None], 3, axis=2)
+    colour = np.array(pen.colour, np.float32)
+    img = img * (1 - digits[:, :, None]) + colour[None, None, :] * digits[:, :, None]
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), float(rng.uniform(0.3, 1.0)))
+    img = img + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
+    _ok, enc = cv2.imencode(".jpg", np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    decoded = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+    if decoded is None:  # cannot happen to a buffer imencode has just written
+        raise RuntimeError("synth: the strip's JPEG could not be decoded")
+    text = "".join(map(str, labs))
+    meta = {"family": "form-strip", "boxes": boxes_n, "line": line, "frame": [W, H], "pen": pen.name}
+    return Scene(decoded, text, labs, boxes, [0] * len(labs), "form-strip", "line", meta)

@@ -38,3 +38,38 @@ def test_fixed_rotation_is_obeyed(line):
 def test_bad_rotate_is_refused():
     with pytest.raises(ValueError, match="rotate"):
         Reader(rotate=45)
+
+
+def _lone(mnist_test, digit: int, k: int = 0) -> np.ndarray:
+    i = int(np.flatnonzero(mnist_test.labels == digit)[k])
+    image, _ = paper_with_digits([mnist_test.images[i]], height=120, origin=(260, 180))
+    return image
+
+
+def test_the_card_carries_how_the_model_reads_turned_digits(reader):
+    table = reader.recognizer.turned_confusion
+    assert table is not None and table.shape == (11, 11)
+    assert table[3, 8] > 3 * table[8, 3]  # an upside-down 3 passes for an 8, not the other way round
+
+
+@pytest.mark.parametrize("digit", [3, 7])
+def test_a_lone_upside_down_digit_that_passes_for_another_is_turned(reader, mnist_test, digit):
+    hits = 0
+    for k in range(5):
+        image = np.ascontiguousarray(np.rot90(_lone(mnist_test, digit, k), 2))
+        reading = reader.read(image)
+        hits += reading.text == str(digit) and reading.rotation == 180
+    assert hits >= 4
+
+
+@pytest.mark.parametrize("digit", [6, 9, 3])
+def test_a_lone_upright_digit_stays_as_given(reader, mnist_test, digit):
+    for k in range(5):
+        reading = reader.read(_lone(mnist_test, digit, k))
+        assert reading.rotation == 0 and reading.text == str(digit)
+
+
+def test_without_the_table_orientation_falls_back_to_confidence(mnist_test):
+    plain = Reader()
+    plain.recognizer.turned_confusion = None
+    assert plain.read(_lone(mnist_test, 7)).text == "7"

@@ -170,3 +170,61 @@ def test_crops_keep_antialiased_edges_by_default(mnist_test):
     binary = preprocess(img, PreprocessConfig(grey_crops=False)).crops[0]
     mid = lambda c: int(((c > 0.1) & (c < 0.9)).sum())  # noqa: E731
     assert mid(grey) > mid(binary)
+
+
+def _thin_brush_strip() -> tuple[np.ndarray, int]:
+    """Digits 7 4 1 9 5 traced with a 2 px brush on a wide 245x975 canvas (a screen drawing)."""
+    img = np.full((245, 975), 250, np.uint8)
+    strokes = [
+        [[(60, 50), (150, 48), (125, 180)]],  # 7: a long bar and a long stem
+        [[(300, 50), (255, 150), (350, 150)], [(320, 90), (322, 200)]],  # 4
+        [[(450, 45), (452, 190)]],  # 1
+        [[(640, 95), (575, 60), (560, 110), (600, 130), (640, 95), (632, 195)]],  # 9
+        [[(830, 50), (760, 50), (755, 110), (810, 105), (830, 150), (800, 195), (755, 185)]],  # 5
+    ]
+    for digit in strokes:
+        for line in digit:
+            cv2.polylines(img, [np.array(line, np.int32)], False, 20, 2, cv2.LINE_AA)
+    return img, len(strokes)
+
+
+def test_thin_brush_strokes_on_a_strip_are_not_taken_for_rules():
+    img, n = _thin_brush_strip()
+    pre = preprocess(img)
+    assert len(pre) == n
+    assert sorted(x for x, _, _, _ in pre.boxes)[0] < 70  # the 7 whole, its bar included
+
+
+def test_a_big_digit_traced_with_a_thin_brush_is_kept():
+    img = np.full((440, 1000), 248, np.uint8)
+    cv2.polylines(img, [np.array([(200, 100), (430, 100), (330, 330)], np.int32)], False, 60, 1, cv2.LINE_AA)  # a 7
+    cv2.circle(img, (620, 220), 100, 60, 1, cv2.LINE_AA)  # a 0
+    pre = preprocess(img)
+    assert len(pre) == 2  # a thin frame-like 7 is sparse in its box, but as dense as its brush allows
+    assert len(preprocess(img, PreprocessConfig(min_ink_strokes=10.0))) == 0  # the plain ink-ratio floor
+
+
+def test_polarity_of_small_writing_on_a_lamp_lit_page():
+    H, W = 1280, 960
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    light = 1.0 - 0.5 * np.clip(np.hypot(xx - 200, yy - 200) / np.hypot(W, H) / 0.3, 0, 1)  # a lamp near the writing
+    page = np.full((H, W), 235, np.uint8)
+    for row, text in enumerate(("1367", "2015")):
+        cv2.putText(page, text, (100, 200 + 90 * row), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 1.0, 60, 2, cv2.LINE_AA)
+    img = np.clip(page * light, 0, 255).astype(np.uint8)
+    pre = preprocess(img)
+    assert pre.dark_ink  # the lit patch around the writing is not taken for light marks on a dark page
+    assert len(pre) >= 6
+
+
+def test_the_walls_of_a_form_strip_are_not_read_as_ones():
+    cell, pad, boxes = 140, 30, 7  # a strip cut tight around a row of printed boxes
+    img = np.full((cell + 2 * pad, boxes * cell + 2 * pad), 245, np.uint8)
+    for j in range(boxes + 1):
+        cv2.line(img, (pad + j * cell, pad), (pad + j * cell, pad + cell), 30, 6)  # thick against the strip
+    for y in (pad, pad + cell):
+        cv2.line(img, (pad, y), (pad + boxes * cell, y), 30, 6)
+    for j, digit in enumerate("03"):
+        cv2.putText(img, digit, (pad + j * cell + 40, pad + 105), cv2.FONT_HERSHEY_SIMPLEX, 2.6, 20, 6, cv2.LINE_AA)
+    pre = preprocess(img)
+    assert len(pre) == 2 and all(x < pad + 2 * cell for x, _, _, _ in pre.boxes)

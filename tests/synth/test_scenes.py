@@ -192,3 +192,29 @@ def mnist_test_dir():
     from tests.conftest import mnist_dir
 
     return mnist_dir()
+
+
+@pytest.mark.parametrize("maker", [S.make_canvas_scene, S.make_lit_page_scene, S.make_form_strip_scene])
+def test_targeted_cases_are_deterministic_and_truthful(mnist_test, ink, maker):
+    a = maker(np.random.default_rng(3), mnist_test.images, mnist_test.labels, ink=ink)
+    b = maker(np.random.default_rng(3), mnist_test.images, mnist_test.labels, ink=ink)
+    assert np.array_equal(a.image, b.image) and a.text == b.text and a.boxes == b.boxes
+    assert a.text.replace(" ", "") == "".join(map(str, a.labels)) and len(a.boxes) == len(a.labels) >= 1
+    grey = cv2.cvtColor(a.image, cv2.COLOR_BGR2GRAY).astype(np.int16)
+    paper = int(np.median(grey))
+    for x, y, w, h in a.boxes:  # every box holds ink that differs from the paper
+        assert np.abs(grey[y : y + h, x : x + w] - paper).max() > 40
+
+
+def test_canvas_scene_brush_is_thin_whatever_the_digit_size(mnist_test, ink):
+    rng = np.random.default_rng(1)
+    sc = S.make_canvas_scene(rng, mnist_test.images, mnist_test.labels, brush=1.5, dark=False, ink=ink)
+    grey = cv2.cvtColor(sc.image, cv2.COLOR_BGR2GRAY)
+    x, y, w, h = sc.boxes[0]
+    assert h > 60 and np.count_nonzero(grey[y : y + h, x : x + w] < 128) < 0.05 * w * h
+
+
+def test_form_strip_scene_is_truthful(mnist_test, ink):
+    sc = S.make_form_strip_scene(np.random.default_rng(2), mnist_test.images, mnist_test.labels, ink=ink)
+    assert sc.text == "".join(map(str, sc.labels)) and 1 <= len(sc.boxes) < sc.meta["boxes"]
+    assert sc.image.shape[1] > 3 * sc.image.shape[0]  # a strip
