@@ -35,6 +35,21 @@ def test_grey_from_every_layout():
     assert to_grey(np.full((3, 3, 1), 0.5, np.float64)).shape == (3, 3)
 
 
+@pytest.mark.parametrize("shape", [(3000, 7), (5, 9000), (61, 641)])
+@pytest.mark.parametrize("channels", [None, 3, 4])
+def test_grey_strips_match_the_whole_image(shape, channels):
+    """to_grey works a strip of rows at a time: every pixel as if the image were done at once."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, shape if channels is None else (*shape, channels), dtype=np.uint8)
+    whole = img.astype(np.float32) * np.float32(1.0 / 255.0)
+    if channels == 4:
+        alpha = whole[:, :, 3:4]
+        whole = whole[:, :, :3] * alpha + (1.0 - alpha)
+    if channels:
+        whole = cv2.cvtColor(np.ascontiguousarray(whole), cv2.COLOR_BGR2GRAY)
+    assert to_grey(img).tobytes() == np.clip(whole, 0.0, 1.0).tobytes()
+
+
 def encode(img, ext):
     ok, buf = cv2.imencode(ext, img)
     assert ok
