@@ -138,8 +138,8 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     is longer than `rule_min_length` of the image's longer side (as an upright rule must
     be: in a strip of writing the short side is about one digit tall, so a stroke of a 7
     or a 4 drawn with a thin pen would pass against it) and its median thickness (twice
-    the distance to the background along it) is a rule's, not a pen stroke's (a tall 1
-    filling the frame is long and straight too, but thick).
+    the largest distance to the background within a rule's width of it) is a rule's, not
+    a pen stroke's (a tall 1 filling the frame is long and straight too, but thick).
     """
     h, w = weak.shape
     out = np.zeros_like(weak)
@@ -169,6 +169,11 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         return out
     dist = cv2.distanceTransform(weak, cv2.DIST_L2, 3)
     thick_max = side * config.rule_max_thickness + 2
+    # the thickness of what a segment lies on, not of the spot it passes: a segment along the
+    # edge of a thick brush stroke is near the background everywhere, but the stroke's
+    # ridge lies within a rule's width of it
+    reach = 2 * int(np.ceil(thick_max)) + 1
+    dist = cv2.dilate(dist, cv2.getStructuringElement(cv2.MORPH_RECT, (reach, reach)))
     line = np.zeros_like(weak)
     thin = []
     for x0, y0, x1, y1 in segments.reshape(-1, 4)[: config.max_rules] / scale:
