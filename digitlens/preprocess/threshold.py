@@ -196,10 +196,11 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
     Segments are found by a probabilistic Hough transform on the low-contrast mask,
     shrunk so that the cost stays bounded at any photo size; a segment is a rule when it
-    is longer than `rule_min_length` of the image's longer side (as an upright rule must
-    be: in a strip of writing the short side is about one digit tall, so a stroke of a 7
-    or a 4 drawn with a thin pen would pass against it) and its median thickness (twice
-    the distance to the background along it) is a rule's, not a pen stroke's (a tall 1
+    is longer than `rule_min_length` of the image's size (the geometric mean of its sides:
+    in a strip of writing the short side is about one digit tall, so a stroke of a 7 or a
+    4 drawn with a thin pen would pass against it, while against the longer side a rule
+    across a page seen in perspective falls short) and its median thickness (twice the
+    distance to the background along it) is a rule's, not a pen stroke's (a tall 1
     filling the frame is long and straight too, but thick).
     """
     h, w = weak.shape
@@ -214,7 +215,7 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         else cv2.resize(weak, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     )
     small = (small > 64).astype(np.uint8) * 255
-    min_len = config.rule_min_length * max(h, w) * scale
+    min_len = config.rule_min_length * float(np.sqrt(h * w)) * scale
     _, _, stats = label_components(small)
     if len(stats) < 2 or np.hypot(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).max() < min_len:
         return out  # nothing long enough to be a rule: no transform needed

@@ -228,3 +228,12 @@ def test_the_walls_of_a_form_strip_are_not_read_as_ones():
         cv2.putText(img, digit, (pad + j * cell + 40, pad + 105), cv2.FONT_HERSHEY_SIMPLEX, 2.6, 20, 6, cv2.LINE_AA)
     pre = preprocess(img)
     assert len(pre) == 2 and all(x < pad + 2 * cell for x, _, _, _ in pre.boxes)
+
+
+def test_the_shaded_edge_of_a_thick_brush_stroke_is_no_rule():
+    img = np.zeros((678, 897), np.uint8)  # a 9 painted with a soft white brush on a black canvas
+    cv2.circle(img, (340, 225), 45, 235, 26, cv2.LINE_AA)
+    cv2.line(img, (388, 200), (392, 475), 235, 26, cv2.LINE_AA)
+    img = cv2.GaussianBlur(img, (0, 0), 5)
+    pre = preprocess(img)
+    assert len(pre) == 1 and pre.boxes[0][3] > 250  # one digit, its long stem included
