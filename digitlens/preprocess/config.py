@@ -64,7 +64,7 @@ class PreprocessConfig:
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
     adaptive_block: float = 0.05  # adaptive window as a fraction of the short side
-    hysteresis: float = 0.5  # ink down to this fraction of the floor joins a stroke that clears it (0: off)
+    hysteresis: float = 0.0  # ink down to this fraction of the floor joins a stroke clearing it (0: off; 0.5 neutral)
     hysteresis_gain: float = 8.0  # ...unless that grows the stroke's piece past this many times its strong pixels
     hysteresis_ridge: float = 0.6  # ...through pixels this close to their strongest neighbour (a ridge, not a halo)
     hysteresis_reach: float = 2.0  # ...within this many stroke widths of it (not along a faint rule to the next digit)

@@ -44,7 +44,7 @@ def _pale_stroke(core: float, tail: float) -> tuple[np.ndarray, np.ndarray]:
 def test_hysteresis_follows_a_stroke_under_the_floor_and_nothing_else():
     cfg = PreprocessConfig()
     ink, grey = _pale_stroke(core=cfg.min_contrast + 0.03, tail=0.8 * cfg.min_contrast)
-    cfg = cfg.with_(hysteresis_reach=100.0)  # the whole faint stretch, however long
+    cfg = cfg.with_(hysteresis=0.5, hysteresis_reach=100.0)  # the whole faint stretch, however long
     without = binarize(ink, grey, True, cfg.with_(hysteresis=0.0))
     assert without[60, 20:75].all() and not without[60, 100:180].any()
     mask = binarize(ink, grey, True, cfg)
@@ -53,7 +53,7 @@ def test_hysteresis_follows_a_stroke_under_the_floor_and_nothing_else():
 
 
 def test_hysteresis_never_goes_under_the_noise():
-    cfg = PreprocessConfig()
+    cfg = PreprocessConfig(hysteresis=0.5)
     rng = np.random.default_rng(0)
     grey = np.clip(0.8 + rng.normal(0, 0.03, (120, 200)), 0, 1).astype(np.float32)  # noisy paper
     ink = np.clip(1 - grey / 0.8, 0, 1).astype(np.float32)
