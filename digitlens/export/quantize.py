@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         "file": out.name,
         "quantised_from": Path(args.model).name,
         "command": f"digitlens quantize {args.model} --out {args.out} --calibration {args.calibration}",
-        "method": "onnxruntime quantize_static, QDQ, per-channel int8 weights (reduce_range: 7 bits), uint8 activations",
+        "method": "onnxruntime quantize_static, QDQ, per-channel 7-bit int8 weights (reduce_range), uint8 activations",
         "test_accuracy_onnxruntime": acc_q,
         "float_test_accuracy_onnxruntime": acc_f,
         **(
