@@ -89,7 +89,8 @@ def smooth_lighting(small: np.ndarray, rounds: int = 3) -> np.ndarray:
         # weighted least squares by its 6x6 normal equations: the same fit as lstsq on the
         # weighted rows, without a factorisation of the whole image (about 20x cheaper)
         w2 = weights * weights
-        coef = np.linalg.solve((basis * w2[:, None]).T @ basis, basis.T @ (w2 * v))
+        # lstsq on the 6x6 system, not solve: a one-row or one-column image leaves it singular
+        coef = np.linalg.lstsq((basis * w2[:, None]).T @ basis, basis.T @ (w2 * v), rcond=None)[0]
         r = v - basis @ coef
         sigma = 1.4826 * float(np.median(np.abs(r))) + 1e-3
         weights = 1.0 / np.maximum(1.0, np.abs(r) / (2.0 * sigma))
