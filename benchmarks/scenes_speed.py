@@ -29,7 +29,10 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import cv2, numpy as np
 cv2.setNumThreads(1)
+from digitlens.inference import reader as _r
 from digitlens.inference.reader import Reader
+if hasattr(_r, "keep_freed_memory"):
+    _r.keep_freed_memory()  # as the digitlens commands do (trees that have it)
 kw = json.loads(sys.argv[5])
 reader = Reader(threads=1, **kw)
 frame = cv2.imread(sys.argv[2])

@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from digitlens.inference.reader import DEFAULT_CONF, Reader, Reading
+from digitlens.inference.reader import DEFAULT_CONF, Reader, Reading, keep_freed_memory
 from digitlens.preprocess.config import THRESHOLD_METHODS, PreprocessConfig
 from digitlens.preprocess.load import MAX_PIXELS, PIXELS_ENV, display_name, set_pixel_limit
 
@@ -76,6 +76,7 @@ def build_reader(args: argparse.Namespace, threads: int | None = None) -> Reader
             raise ValueError(f"--max-pixels must be at least 1, got {args.max_pixels}")
         set_pixel_limit(args.max_pixels)
     rotate = getattr(args, "rotate", "auto")
+    keep_freed_memory()  # this process is ours: reuse freed image memory (see the function)
     return Reader(
         args.model,
         config=config_from_args(args),

@@ -94,6 +94,9 @@ def keep_freed_memory() -> None:
     4 KB (about 3,700 per 640x480 frame, 13,000 per 4000x3000 photo: a tenth of a frame's
     time); with these two settings the blocks are reused.  The cost: the process keeps up
     to its peak image memory.  DIGITLENS_SYSTEM_MALLOC=1 leaves the allocator alone.
+
+    A process-wide setting, so the library never makes it on its own: the `digitlens`
+    commands (which own their process) call it; a program embedding a Reader may.
     """
     global _ALLOCATOR_SETTLED
     if _ALLOCATOR_SETTLED or not sys.platform.startswith("linux") or os.environ.get("DIGITLENS_SYSTEM_MALLOC"):
@@ -125,7 +128,6 @@ class Reader:
             raise ValueError(f"not_digit_conf must be in 0..1, got {not_digit_conf}")
         if rotate != "auto" and rotate not in ROTATIONS:
             raise ValueError(f"rotate must be 'auto' or one of {ROTATIONS}, got {rotate!r}")
-        keep_freed_memory()
         self.recognizer = Recognizer(model, threads=threads)
         self.config = config
         self.conf = conf

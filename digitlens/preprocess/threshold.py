@@ -52,7 +52,7 @@ def binarize(
     level, _ = cv2.threshold(voters, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     high = max(level, floor)
     mask = cv2.threshold(ink8, high, 255, cv2.THRESH_BINARY)[1]
-    if 0 < config.hysteresis < 1:
+    if 0 < config.hysteresis < 1 and mask.any() and not mask.all():  # all ink: no stroke width to grow by
         noise = round(min(0.95, config.noise_factor * sigma) * 255)
         low = max(level, noise, round(config.hysteresis * floor))
         if low < high:

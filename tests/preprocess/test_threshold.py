@@ -60,3 +60,11 @@ def test_hysteresis_never_goes_under_the_noise():
     ink[60, 20:180] = cfg.min_contrast + 0.2  # one clear stroke
     mask = binarize(ink, grey, True, cfg)
     assert cv2.countNonZero(mask) < 0.02 * mask.size  # the noise around it is not grown into
+
+
+def test_hysteresis_on_an_all_ink_image_reads_nothing():
+    from digitlens import Reader
+
+    reader = Reader(config=PreprocessConfig(hysteresis=0.5))
+    for shape in [(100, 100), (1, 50), (50, 1)]:  # all black: no paper, no stroke width to grow by
+        assert reader.read(np.zeros(shape, np.uint8)).text == ""
