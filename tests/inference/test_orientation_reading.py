@@ -73,3 +73,45 @@ def test_without_the_table_orientation_falls_back_to_confidence(mnist_test):
     plain = Reader()
     plain.recognizer.turned_confusion = None
     assert plain.read(_lone(mnist_test, 7)).text == "7"
+
+
+class _TopHeavyStub:
+    """A stand-in recogniser: a crop with more ink in its top half reads "8", else "3", both
+    at 0.99, so confidence cannot tell upright from upside down; only the turned table can."""
+
+    classes = [str(d) for d in range(10)] + ["not_digit"]
+    not_digit_index = 10
+
+    def __init__(self, turned):
+        self.turned_confusion = turned
+
+    def classify(self, crops):
+        top = crops[:, :14].sum(axis=(1, 2)) > crops[:, 14:].sum(axis=(1, 2))
+        labels = np.where(top, 8, 3)
+        probs = np.full((len(crops), 11), 0.001, np.float32)
+        probs[np.arange(len(crops)), labels] = 0.99
+        return labels, probs.max(axis=1), probs
+
+
+def _top_heavy_mark() -> np.ndarray:
+    import cv2
+
+    img = np.full((240, 200), 235, np.uint8)
+    cv2.circle(img, (100, 85), 32, 20, 7)  # a loop on top...
+    cv2.line(img, (100, 117), (100, 190), 20, 7)  # ...and a stem below: taller than wide
+    return img
+
+
+def test_the_turned_table_settles_upright_against_upside_down():
+    """Upright reads 8, turned reads 3: an upside-down 3 passes for an 8, an 8 never for a 3,
+    so the table says the photo is upside down; without the table the prior keeps it."""
+    table = np.full((11, 11), 0.01)
+    np.fill_diagonal(table, 0.5)
+    table[3, 8], table[8, 3] = 0.67, 0.017  # how a 3 and an 8 read when turned (as the shipped card)
+    image = _top_heavy_mark()
+    with_table, without = Reader(rotate="auto"), Reader(rotate="auto")
+    with_table.recognizer = _TopHeavyStub(table)
+    without.recognizer = _TopHeavyStub(None)
+    assert without.read(image).rotation == 0
+    reading = with_table.read(image)
+    assert reading.rotation == 180 and reading.text == "3"
