@@ -202,24 +202,12 @@ def digit_shaped(
     floor = min(config.min_ink_ratio, config.min_ink_strokes * stroke / max(c.w, c.h, 1))
     if not (floor <= ratio <= config.max_ink_ratio):
         return False  # a thin outline (a note's edge, a frame) or a solid blot
-    if ratio < config.min_ink_ratio and encloses(member_mask(labels, c)) > 0.5:
-        return False  # the lower floor is for open thin strokes; a thin closed outline is a frame or ring
     if c.w > config.max_aspect * c.h:
         return False  # a dash or a line
     if c.h > config.max_height_frac * H and c.w > config.max_height_frac * W:
         return False  # the page itself
     own = member_mask(labels, c)
     return 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) <= config.max_blob * max(c.w, c.h)
-
-
-def encloses(own: np.ndarray) -> float:
-    """Share of the box that the mark closes off from the outside (a ring's or a frame's hole)."""
-    padded = np.pad(own.astype(np.uint8), 1)
-    outside = padded.copy()
-    mask = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8)
-    cv2.floodFill(outside, mask, (0, 0), 1)
-    holes = int((outside == 0).sum())
-    return holes / max(1, own.size)
 
 
 def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
