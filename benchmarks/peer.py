@@ -33,11 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from real_eval import edits  # noqa: E402
-from run import frame_with_12_digits, table  # noqa: E402
+from run import frame_with_12_digits, photo_folder, table  # noqa: E402
 
 from digitlens.export import data as mnist  # noqa: E402
 from digitlens.inference import Reader  # noqa: E402
-from digitlens.synth import make_scene  # noqa: E402
 
 _ocr = None
 
@@ -114,12 +113,7 @@ def frame_table(test, frames: int) -> str:
 
 
 def folder_table(test, n: int, work: Path, workers: int = 2) -> str:
-    folder = work / "photos"
-    folder.mkdir()
-    rng = np.random.default_rng(3)
-    for i in range(n):
-        sc = make_scene(rng, test.images, test.labels, size=(1280, 960))
-        cv2.imwrite(str(folder / f"{i:04d}.jpg"), sc.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    folder = photo_folder(test, n, work)  # the same photos as run.py's folder benchmark
     files = sorted(str(p) for p in folder.glob("*.jpg"))
     rows = []
     ctx = mp.get_context("spawn")

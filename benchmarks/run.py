@@ -228,13 +228,19 @@ def frame_latency(test, frames: int) -> str:
 
 
 # ---- 3. folder throughput ------------------------------------------------------------------
-def folder_throughput(test, n: int, workdir: Path) -> str:
+def photo_folder(test, n: int, workdir: Path) -> Path:
+    """workdir/photos with n generated 1280x960 JPEG photos (seed 3), the folder benchmarks' input."""
     folder = workdir / "photos"
     folder.mkdir()
     rng = np.random.default_rng(3)
     for i in range(n):
         sc = make_scene(rng, test.images, test.labels, size=(1280, 960))
         cv2.imwrite(str(folder / f"{i:04d}.jpg"), sc.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return folder
+
+
+def folder_throughput(test, n: int, workdir: Path) -> str:
+    folder = photo_folder(test, n, workdir)
     rows = []
     decode_script = (
         "import sys, cv2, numpy as np, glob, multiprocessing as mp\n"
