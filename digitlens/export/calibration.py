@@ -16,18 +16,45 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
+def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0, weights: np.ndarray | None = None) -> float:
+    """(Weighted) mean negative log-likelihood of the true labels under softmax(logits / temperature)."""
+    lp = _log_softmax(np.asarray(logits, np.float64) / temperature)
+    per = -lp[np.arange(len(labels)), np.asarray(labels)]
+    return float(per.mean() if weights is None else (per * weights).sum() / weights.sum())
+
+
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of the true labels under softmax(logits / temperature)."""
-    lp = _log_softmax(np.asarray(logits, np.float64) / temperature)
-    return float(-lp[np.arange(len(labels)), np.asarray(labels)].mean())
+    return _nll(logits, labels, temperature)
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray, lo: float = 0.05, hi: float = 20.0) -> float:
-    """The temperature minimising NLL on (logits [N, K], labels [N]), by golden-section search on log T."""
+def group_weights(groups: np.ndarray) -> np.ndarray:
+    """Per-sample weights under which every group (an int id per sample) counts the same in total."""
+    groups = np.asarray(groups)
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse].astype(np.float64)
+
+
+def fit_temperature(
+    logits: np.ndarray, labels: np.ndarray, lo: float = 0.05, hi: float = 20.0, groups: np.ndarray | None = None
+) -> float:
+    """The temperature minimising NLL on (logits [N, K], labels [N]), by golden-section search on log T.
+
+    `groups` (an id per sample, e.g. MNIST digits / generated non-digits / photo crops):
+    each group then weighs the same, so a large clean group does not set the temperature
+    for the crops inference actually sees.
+    """
     logits = np.asarray(logits, np.float64)
     labels = np.asarray(labels, np.int64)
     if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
         raise ValueError(f"need logits [N, K] and labels [N] with N > 0, got {logits.shape} and {labels.shape}")
+    if groups is not None and len(groups) != len(labels):
+        raise ValueError(f"need one group per sample, got {len(groups)} for {len(labels)}")
+    w = None if groups is None else group_weights(groups)
+
+    def nll(logits: np.ndarray, labels: np.ndarray, t: float) -> float:
+        return _nll(logits, labels, t, w)
+
     a, b = np.log(lo), np.log(hi)
     g = (np.sqrt(5) - 1) / 2
     c, d = b - g * (b - a), a + g * (b - a)

@@ -38,7 +38,9 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument("--data-dir", default=None, help=f"MNIST folder (default: ${mnist.ENV_VAR} or the user cache)")
     out = "runs/sweep" if grid else "runs/train"
     p.add_argument("--out", default=out, help=f"output folder for checkpoint, metrics, plot (default: {out})")
-    p.add_argument("--epochs", type=int, default=20, help="epochs (default: 20)")
+    p.add_argument(
+        "--epochs", type=int, default=20, help="epochs; 0 with --init: only calibrate and test it (default: 20)"
+    )
     p.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
     p.add_argument("--optimizer", default="sgd", choices=["sgd", "adam", "adamw"], help="optimiser (default: sgd)")
     p.add_argument(
@@ -86,6 +88,12 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
         default=0.0,
         help="decay of an exponential moving average of the weights, which is then validated, kept "
         "and exported instead of the raw weights; 0 = off (default: 0.0)",
+    )
+    p.add_argument(
+        "--keep",
+        default="best",
+        choices=["best", "last"],
+        help="checkpoint kept: best validation accuracy, or the last epoch (the end of the schedule) (default: best)",
     )
     p.add_argument("--init", default=None, help="start from this state dict, e.g. to fine-tune (default: random init)")
     p.add_argument("--val-size", type=int, default=5000, help="training images held out for validation (default: 5000)")
@@ -177,6 +185,8 @@ def train(args: argparse.Namespace) -> dict:
     """Train, select by validation accuracy, test once; return the metrics written to JSON."""
     if (args.negatives or args.scenes) and args.classes != 11:
         raise ValueError("--negatives and --scenes need --classes 11")
+    if args.epochs < 0 or (args.epochs == 0 and not args.init):
+        raise ValueError("--epochs must be positive, or 0 with --init (calibrate and test that model)")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -193,12 +203,14 @@ def train(args: argparse.Namespace) -> dict:
     val_idx, train_idx = order[: args.val_size], order[args.val_size :]
     x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
     n_mnist_val = len(x_val)
+    n_neg_val = 0
     if args.classes == 11 and (args.negatives or args.scenes):
         imgs, lbls = train_split.images[: len(x_all)], train_split.labels[: len(x_all)]
         ti, vi = np.sort(train_idx.numpy()), np.sort(val_idx.numpy())
         x_extra, y_extra = extra_data(args, imgs[ti], lbls[ti], args.seed)
         # validation extras: other seeds, made from the validation digits only
         xv_extra, yv_extra = extra_data(args, imgs[vi], lbls[vi], args.seed + 1000, scale=0.15)
+        n_neg_val = round(args.negatives * 0.15)
         x_train, y_train = torch.cat([x_train, x_extra]), torch.cat([y_train, y_extra])
         x_val, y_val = torch.cat([x_val, xv_extra]), torch.cat([y_val, yv_extra])
         print(
@@ -223,7 +235,7 @@ def train(args: argparse.Namespace) -> dict:
     opt = make_optimizer(args, model.parameters())
     steps_per_epoch = (len(x_train) + args.batch_size - 1) // args.batch_size
     sched = None
-    if args.schedule == "onecycle":
+    if args.schedule == "onecycle" and args.epochs > 0:
         sched = torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch, pct_start=0.2
         )
@@ -270,13 +282,23 @@ def train(args: argparse.Namespace) -> dict:
         torch.save(kept.state_dict(), out / f"{args.arch}.last.pt")  # an interrupted run keeps its last epoch
         (out / f"{args.arch}.progress.json").write_text(json.dumps({"best_epoch": best_epoch, **history}))
     train_seconds = time.perf_counter() - started
+    if args.epochs == 0 or getattr(args, "keep", "best") == "last":
+        torch.save(kept.state_dict(), ckpt)  # the model as it stands (with --epochs 0: as given by --init)
+        if history["val_acc"]:
+            best_val, best_epoch = history["val_acc"][-1], args.epochs
+        else:
+            best_val = accuracy(kept, x_val, y_val) if len(x_val) else 0.0
 
     model.load_state_dict(torch.load(ckpt, weights_only=True))
     test_acc = accuracy(model, to_tensor(test_split.images), torch.from_numpy(test_split.labels.astype(np.int64)))
     from digitlens.export.calibration import ece, fit_temperature
 
     val_logits = all_logits(model, x_val).double().numpy()
-    temperature = fit_temperature(val_logits, y_val.numpy()) if len(x_val) else 1.0
+    # MNIST digits, generated non-digits and photo crops count alike in the temperature
+    groups = np.zeros(len(x_val), np.int64)
+    groups[n_mnist_val : n_mnist_val + n_neg_val] = 1
+    groups[n_mnist_val + n_neg_val :] = 2
+    temperature = fit_temperature(val_logits, y_val.numpy(), groups=groups) if len(x_val) else 1.0
     val_probs = torch.softmax(torch.from_numpy(val_logits / temperature), 1).numpy()
     metrics = {
         "arch": args.arch,
@@ -297,7 +319,7 @@ def train(args: argparse.Namespace) -> dict:
         "history": history,
     }
     (out / f"{args.arch}.metrics.json").write_text(json.dumps(metrics, indent=2))
-    if not args.no_plot:
+    if not args.no_plot and history["epoch"]:
         plot_history(history, out / f"{args.arch}.curves.png", title=f"{args.arch}: test {test_acc:.4f}")
     print(
         f"{args.arch}: best val {best_val:.4f} at epoch {best_epoch}, test {test_acc:.4f}, "

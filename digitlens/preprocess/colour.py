@@ -34,6 +34,19 @@ def ink_channel(bgr: np.ndarray, grey: np.ndarray, region: np.ndarray | None, co
     only where it is looked at); region: uint8 mask of where to judge (the writing
     surface), or None for the whole image.
     """
+    best = best_channel(bgr, grey, region, config)
+    return grey if best < 0 else channel(bgr, best)
+
+
+def channel(bgr: np.ndarray, index: int) -> np.ndarray:
+    """Channel `index` of a BGR image as contiguous float32 0..1."""
+    scale = _scale(bgr.dtype)
+    c = bgr[:, :, index]
+    return np.ascontiguousarray(c if scale is None else np.multiply(c, np.float32(scale), dtype=np.float32))
+
+
+def best_channel(bgr: np.ndarray, grey: np.ndarray, region: np.ndarray | None, config: PreprocessConfig) -> int:
+    """Which BGR channel (0..2) shows the writing best, or -1 for plain grey (see ink_channel)."""
     step = max(1, int(np.sqrt(grey.size / config.colour_samples)))
     pick = slice(None, None, step)
     inside = None if region is None else region[pick, pick] > 0
@@ -51,7 +64,7 @@ def ink_channel(bgr: np.ndarray, grey: np.ndarray, region: np.ndarray | None, co
         score = _contrast(as_float(sample(bgr[:, :, c])))
         if score > best_score:
             best, best_score = c, score
-    return grey if best < 0 else np.ascontiguousarray(as_float(bgr[:, :, best]))
+    return best
 
 
 def _scale(dtype: np.dtype) -> float | None:

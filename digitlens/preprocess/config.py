@@ -16,6 +16,12 @@ THRESHOLD_METHODS = ("otsu", "adaptive", "fixed")
 class PreprocessConfig:
     # --- scale -------------------------------------------------------------------------
     max_side: int = 1600  # larger photos are shrunk to this long side first; digits stay >15 px in phone shots
+    ink_pool: float = (
+        1.0  # ...keeping the darkest pixel of spans this fraction of the shrink factor (thin pens; 0: off)
+    )
+    zoom_below: float = 10.0  # writing whose pieces are narrower than this (px, working scale) is read again finer...
+    zoom_target: float = 20.0  # ...at the scale that makes them this wide...
+    zoom_max_pixels: float = 12e6  # ...reading at most this many pixels (bounded time on a 24 MP photo)
     # --- illumination ------------------------------------------------------------------
     background_side: int = 128  # the background (paper/board) is estimated on a copy this short side...
     background_kernel: float = 0.16  # ...with a closing this fraction of it: wider than any pen stroke

@@ -14,11 +14,12 @@ import cv2
 import numpy as np
 
 from digitlens import conventions as C
-from digitlens.preprocess.colour import has_colour, ink_channel, working_colour
+from digitlens.preprocess.colour import best_channel, channel, has_colour, working_colour
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.illumination import background_copy, dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
+from digitlens.preprocess.scale import finer_side, ink_pool_size, shrink_keeping_ink, writing_size
 from digitlens.preprocess.segment import Candidate, find_digits, member_mask
 from digitlens.preprocess.stats import fast_median, fast_percentile
 from digitlens.preprocess.surface import find_surface
@@ -141,15 +142,32 @@ def preprocess(
         if surface is None and float(fast_median(grey[::8, ::8].ravel())) < config.board_max_level:
             surface = find_surface(grey, False, config)  # a dark board fills much of the frame
     clock.tick("surface")
+    best = -1  # the colour channel read instead of grey (-1: grey)
     if config.colour_ink and has_colour(image, config):
         bgr = working_colour(image, (grey.shape[1], grey.shape[0]), scaled=False)
         if bgr is not None:
-            grey = ink_channel(bgr, grey, None if surface is None else surface.mask, config)
+            best = best_channel(bgr, grey, None if surface is None else surface.mask, config)
+            if best >= 0:
+                grey = channel(bgr, best)
         clock.tick("colour")
     # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
     on_surface = grey if surface is None else _within(grey, surface.mask)
     small = background_copy(grey, config) if on_surface is grey else None  # shrunk once for both
     dark = dark_ink(on_surface, config, small)
+    pool = ink_pool_size(1.0 / s, config.ink_pool)
+    if pool > 1:  # a big photo: shrink it again, keeping its thin strokes' contrast
+        if best < 0:
+            full = grey_full
+        elif image.dtype in (np.uint8, np.uint16) and image.shape[2] == 3:
+            full = channel(image, best)
+        else:
+            colour = working_colour(image, (W, H))
+            assert colour is not None  # has_colour said it has three channels
+            full = channel(colour, best)
+        grey = shrink_keeping_ink(full, (grey.shape[1], grey.shape[0]), dark, pool)
+        on_surface = grey if surface is None else _within(grey, surface.mask)
+        small = background_copy(grey, config) if on_surface is grey else None
+        clock.tick("scale")
     ink, background = ink_strength(grey, dark, config, small)
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
@@ -164,6 +182,13 @@ def preprocess(
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)
     clock.tick("threshold")
+    if s < 1.0 and config.zoom_below > 0:
+        # writing too small to read at this scale (tiny digits on a big page): read again finer
+        size = writing_size(mask)
+        if 0 < size < config.zoom_below:
+            side = finer_side((H, W), s, size, config.zoom_target, config.zoom_max_pixels)
+            if side > 1.25 * config.max_side:
+                return preprocess(image, config.with_(max_side=side, zoom_below=0.0), keep_stages, timings)
     labels, cands, proposed = find_digits(cleaned, ink, config, sw)
     clock.tick("segmentation")
 

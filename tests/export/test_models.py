@@ -198,3 +198,30 @@ def test_ema_keeps_the_averaged_weights(short_run, tmp_path):
     assert any(not torch.allclose(raw[k].float(), kept[k].float()) for k in raw)
     # an average over the last ~100 steps of a converging run still reads digits
     assert averaged["val_accuracy"] > 0.85 and averaged["test_accuracy_torch"] > 0.85
+
+
+def test_epochs_zero_calibrates_and_tests_a_given_checkpoint(short_run, tmp_path):
+    args, _, out = short_run
+    args2 = argparse.Namespace(**{**vars(args), "out": str(tmp_path), "init": str(out / "cnn2.last.pt"), "epochs": 0})
+    again = train.train(args2)
+    given = torch.load(out / "cnn2.last.pt", weights_only=True)
+    kept = torch.load(tmp_path / "cnn2.pt", weights_only=True)
+    assert all(torch.equal(given[k], kept[k]) for k in given)  # no step taken: the same weights
+    assert again["history"]["epoch"] == [] and again["best_epoch"] == 0
+    assert again["test_accuracy_torch"] > 0.9 and again["temperature"] > 0
+
+
+def test_keep_last_keeps_the_end_of_the_schedule(short_run, tmp_path):
+    args, _, _ = short_run
+    args2 = argparse.Namespace(**{**vars(args), "out": str(tmp_path), "keep": "last"})
+    kept = train.train(args2)
+    assert kept["best_epoch"] == args.epochs and kept["val_accuracy"] == kept["history"]["val_acc"][-1]
+    last = torch.load(tmp_path / "cnn2.last.pt", weights_only=True)
+    ckpt = torch.load(tmp_path / "cnn2.pt", weights_only=True)
+    assert all(torch.equal(last[k], ckpt[k]) for k in last)
+
+
+def test_epochs_zero_needs_a_checkpoint(short_run, tmp_path):
+    args, _, _ = short_run
+    with pytest.raises(ValueError, match="--init"):
+        train.train(argparse.Namespace(**{**vars(args), "out": str(tmp_path), "init": None, "epochs": 0}))

@@ -90,6 +90,25 @@ def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
         fit_temperature(np.zeros((0, 3)), np.zeros(0))
 
 
+def test_grouped_temperature_lets_a_small_group_count_as_much_as_a_large_one():
+    rng = np.random.default_rng(1)
+
+    def sample(n, t):
+        logits = rng.normal(0, 4, (n, 11))
+        p = np.exp(logits / t)
+        p /= p.sum(1, keepdims=True)
+        return logits, np.array([rng.choice(11, p=row) for row in p])
+
+    big, small = sample(18000, 1.0), sample(2000, 3.0)  # many clean digits, few hard photo crops
+    logits, labels = np.concatenate([big[0], small[0]]), np.concatenate([big[1], small[1]])
+    groups = np.repeat([0, 1], [18000, 2000])
+    pooled = fit_temperature(logits, labels)
+    grouped = fit_temperature(logits, labels, groups=groups)
+    assert pooled < 1.5 < grouped < 3.0  # the pooled fit follows the big group; the grouped one sits between
+    with pytest.raises(ValueError, match="one group per sample"):
+        fit_temperature(logits, labels, groups=groups[:10])
+
+
 def test_ece_is_zero_when_confidence_matches_accuracy_and_large_when_overconfident():
     n = 1000
     probs = np.zeros((n, 2))
