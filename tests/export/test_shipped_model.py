@@ -46,7 +46,7 @@ def test_model_card_matches_the_file():
     assert rej["nondigit_rejected_at_argmax"] >= 0.94 and rej["mnist_rejected_as_not_digit"] <= 0.003
     assert rej["ece_mnist_test"] <= 0.02 and rej["ece_photo_crops"] <= 0.02
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    assert meta["architecture"] == "digitnet20"
+    assert meta["architecture"] == "digitnet"
 
 
 def test_eval_command_writes_confusion_errors_and_preview(tmp_path, data_dir, capsys):
