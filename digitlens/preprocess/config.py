@@ -17,7 +17,7 @@ class PreprocessConfig:
     # --- scale -------------------------------------------------------------------------
     max_side: int = 1600  # larger photos are shrunk to this long side first; digits stay >15 px in phone shots
     ink_pool: float = (
-        1.0  # ...keeping the darkest pixel of spans this fraction of the shrink factor (thin pens; 0: off)
+        0.0  # ...keeping the darkest pixel of spans this fraction of the shrink factor (0: off, see BENCHMARKS)
     )
     zoom_below: float = 10.0  # writing whose pieces are narrower than this (px, working scale) is read again finer...
     zoom_target: float = 20.0  # ...at the scale that makes them this wide...
