@@ -162,11 +162,16 @@ def main(argv: list[str] | None = None) -> int:
             exact = [n for n, t, r in rows if " ".join(t.split()) == " ".join(r.split())]
             jobs = [(str(data / n), v) for n in exact for v in VARIANTS]
             got = defaultdict(list)
+            lost = defaultdict(list)
             for name, v, text in pool.map(_read, jobs):
-                got[v].append(" ".join(text.split()) == " ".join(labels[name].split()))
+                same = " ".join(text.split()) == " ".join(labels[name].split())
+                got[v].append(same)
+                if not same:
+                    lost[v].append(f"{name}={text[:24]!r}")
             print(f"invariance over the {len(exact)} photos read exactly as given:")
             for v in VARIANTS:
-                print(f"  {v:8s} {np.mean(got[v]):.3f} still exact")
+                gone = f"  lost: {' '.join(lost[v])}" if lost[v] else ""
+                print(f"  {v:8s} {np.mean(got[v]):.3f} still exact{gone}")
             print(f"  {'all':8s} {np.mean([x for v in VARIANTS for x in got[v]]):.3f}")
     return 0
 

@@ -71,6 +71,19 @@ class Reading:
         }
 
 
+def orientation_voters(boxes: np.ndarray, bar: float) -> np.ndarray:
+    """bool [k]: the boxes whose reading says which way up the writing is.
+
+    A bar (narrower than `bar` times its height: a piece of a rule, a page edge, a
+    shadow's rim, or a 1) reads as a 1 one way up and is a dash, never a candidate, turned
+    by 90 degrees: it is no evidence for either, so only the other boxes vote, unless
+    there are only bars (a row of 1s).
+    """
+    b = np.asarray(boxes).reshape(-1, 4)
+    vote = b[:, 2] >= bar * b[:, 3]
+    return vote if vote.any() else np.ones(len(b), bool)
+
+
 def _box(row: np.ndarray) -> tuple[int, int, int, int]:
     x, y, w, h = (int(v) for v in row)
     return (x, y, w, h)
@@ -203,9 +216,13 @@ class Reader:
             keep = np.r_[0:n, 2 * n : len(probs)]  # the reading's own batch: crops, then split pieces
             known[base] = (labels[keep], confs[keep], probs[keep])
             digit = (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)  # "not a digit" counts against
-            upright = -sideways_evidence(pre.boxes)
+            # bars (a rule's piece, a page edge, a shadow's rim, a 1) read as 1s one way up and
+            # are dashes (no candidates) turned by 90 degrees: only the other boxes vote
+            vote = orientation_voters(pre.boxes, cfg.orientation_bar)
+            upright = -sideways_evidence(pre.boxes[vote])
             cue = cfg.orientation_geometry * float(np.clip(upright, -1.0, 1.0))
-            confidence[base], confidence[base + 2] = float(digit[:n].mean()), float(digit[n : 2 * n].mean())
+            confidence[base] = float(digit[:n][vote].mean())
+            confidence[base + 2] = float(digit[n : 2 * n][vote].mean())
             scores[base] = confidence[base] + cue
             scores[base + 2] = confidence[base + 2] + cue
             if turned is not None and probs.shape[1] == len(turned):
@@ -215,11 +232,16 @@ class Reader:
                 flip[base] = float(np.log(flipped).sum() - np.log(as_is).sum())
             if (
                 base == 0
-                and n >= 2
+                and int(vote.sum()) >= 2
                 and upright >= cfg.upright_evidence
                 and max(confidence[0], confidence[2]) >= cfg.orientation_min_conf
+                and max(float(np.mean(digit[:n][vote] >= 0.5)), float(np.mean(digit[n : 2 * n][vote] >= 0.5)))
+                >= cfg.upright_share
             ):
-                break  # upright geometry that reads as digits: the sideways turns are not worth a second pass
+                # upright geometry whose crops read as digits: the sideways turns are not worth a
+                # second pass (one that leaves marks unread, perhaps a sideways digit beside
+                # bars that pass for 1s, is worth it)
+                break
         for base, evidence in flip.items():  # a turn or its opposite: clear evidence decides...
             if evidence > cfg.orientation_flip_margin:
                 scores.pop(base, None)

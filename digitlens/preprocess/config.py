@@ -62,8 +62,11 @@ class PreprocessConfig:
         0.3  # weight of the geometry cue (digits taller than wide, side by side) vs confidence
     )
     orientation_prior: float = 0.05  # bonus for the image as given: a photo is usually upright
+    orientation_bar: float = 0.45  # a box narrower than this for its height is a bar: a 1 one way up, a dash turned
+    #   by 90 degrees, so it says nothing about the orientation (rules, edges, shadows; unless all boxes are bars)
     orientation_min_conf: float = 0.5  # a turn is taken only if its crops read as digits this surely on average
-    upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)
+    upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)...
+    upright_share: float = 0.9  # ...when at least this share of its voting crops reads as a digit (p >= 0.5)
     orientation_flip_margin: float = 1.2  # nats of weighed readings that settle a turn against its opposite (~3:1)
     turned_smoothing: float = 0.01  # mixed into the model's turned-digit table: no reading is impossible
     # --- threshold ---------------------------------------------------------------------

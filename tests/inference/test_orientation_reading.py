@@ -115,3 +115,31 @@ def test_the_turned_table_settles_upright_against_upside_down():
     assert without.read(image).rotation == 0
     reading = with_table.read(image)
     assert reading.rotation == 180 and reading.text == "3"
+
+
+@pytest.mark.parametrize("quarters", [1, 3])
+def test_dashes_that_read_as_1s_sideways_do_not_turn_a_photo(reader, mnist_test, quarters):
+    """Dashes beside a digit (two MNIST 1s lying down: a rule's pieces, a shadow's rim, a
+    '=') are 1s in the sideways view and nothing upright, so they say nothing about which
+    way up the photo is: the digit decides, and a sideways view that leaves it unread is
+    not taken on the dashes' word."""
+    ones = [mnist_test.images[int(np.flatnonzero(mnist_test.labels == 1)[j])] for j in (0, 1)]
+    dashes, _ = paper_with_digits(ones, height=90, size=(240, 120), origin=(20, 15), gap=0.5)
+    dashes = np.rot90(dashes)
+    hits = 0
+    for digit, k in ((2, 0), (4, 1), (5, 2), (7, 1)):
+        image = _lone(mnist_test, digit, k)
+        y, x, (h, w) = 150, 420, dashes.shape
+        image[y : y + h, x : x + w] = np.minimum(image[y : y + h, x : x + w], dashes)
+        assert reader.read(image).text == str(digit)  # upright, the dashes are no digits
+        reading = reader.read(np.ascontiguousarray(np.rot90(image, -quarters)))
+        hits += reading.text == str(digit)
+    assert hits == 4
+
+
+def test_bars_do_not_vote_on_the_orientation_unless_there_is_nothing_else():
+    from digitlens.inference.reader import orientation_voters
+
+    boxes = np.array([[0, 0, 40, 60], [50, 0, 8, 60], [70, 0, 20, 60]])  # a digit, a bar, a slim 1
+    assert orientation_voters(boxes, 0.45).tolist() == [True, False, False]
+    assert orientation_voters(boxes[1:], 0.45).tolist() == [True, True]  # a row of 1s votes as it is
