@@ -319,6 +319,10 @@ class Reader:
             piece_conf = digit_conf[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
             weakest = float(piece_conf.min())  # a proposal is as good as its least sure piece
+            bx = pre.boxes[sp.index]
+            if bx[2] <= self.config.split_aspect * bx[3] and float(digit_conf[sp.index]) >= self.conf:
+                start += k  # proposed as a pair, but a broad digit that would be read whole stays whole
+                continue
             if (
                 weakest > float(digit_conf[sp.index]) + self.config.split_gain
                 and weakest >= self.config.split_min_conf

@@ -634,3 +634,49 @@ def make_form_strip_scene(
     text = "".join(map(str, labs))
     meta = {"family": "form-strip", "boxes": boxes_n, "line": line, "frame": [W, H], "pen": pen.name}
     return Scene(decoded, text, labs, boxes, [0] * len(labs), "form-strip", "line", meta)
+
+
+def make_touching_pair_scene(
+    rng: np.random.Generator,
+    images: np.ndarray,
+    labels: np.ndarray,
+    ink: DigitInk | None = None,
+) -> Scene:
+    """Two digits written so close that they touch or overlap (a year, a price, a date).
+
+    Fused, the pair is one piece about as wide as it is tall, no wider than a broad 0 or
+    4 alone, so its width says nothing: only the recogniser, asked about the whole and
+    about the two halves, can tell a pair from a digit.
+    """
+    ink = ink or DigitInk(images)
+    pen = make_pen(rng, str(_choice(rng, ("ballpoint", "gel", "felt-pen"))))
+    height = float(rng.uniform(40, 110))
+    idx = rng.integers(0, len(labels), 2)
+    glyphs = []
+    for i in idx:
+        a = ink.render(int(i), height, pen, rng)
+        xs = np.nonzero(a.max(axis=0) > 0.05)[0]
+        glyphs.append(a[:, xs.min() : xs.max() + 1])
+    overlap = rng.uniform(0.02, 0.15) * height  # how far the second digit reaches into the first
+    pad = int(height * 0.8)
+    W = int(pad * 2 + glyphs[0].shape[1] + glyphs[1].shape[1])
+    H = int(pad * 2 + max(g.shape[0] for g in glyphs))
+    alpha = np.zeros((H, W), np.float32)
+    x = pad
+    boxes = []
+    for g in glyphs:
+        gh, gw = g.shape
+        alpha[pad : pad + gh, x : x + gw] = np.maximum(alpha[pad : pad + gh, x : x + gw], g)
+        ys, xs = np.nonzero(g > 0.25)
+        boxes.append((x + int(xs.min()), pad + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
+        x += gw - int(overlap)
+    paper = float(rng.uniform(215, 250))
+    img = np.full((H, W, 3), paper, np.float32)
+    colour = np.array(pen.colour, np.float32)
+    img = img * (1 - alpha[:, :, None]) + colour[None, None, :] * alpha[:, :, None]
+    img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
+    img = img + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
+    labs = [int(labels[i]) for i in idx]
+    text = "".join(map(str, labs))
+    meta = {"family": "touching-pair", "overlap": round(float(overlap / height), 3), "pen": pen.name}
+    return Scene(np.clip(img, 0, 255).astype(np.uint8), text, labs, boxes, [0, 0], "touching-pair", "line", meta)

@@ -194,7 +194,9 @@ def mnist_test_dir():
     return mnist_dir()
 
 
-@pytest.mark.parametrize("maker", [S.make_canvas_scene, S.make_lit_page_scene, S.make_form_strip_scene])
+@pytest.mark.parametrize(
+    "maker", [S.make_canvas_scene, S.make_lit_page_scene, S.make_form_strip_scene, S.make_touching_pair_scene]
+)
 def test_targeted_cases_are_deterministic_and_truthful(mnist_test, ink, maker):
     a = maker(np.random.default_rng(3), mnist_test.images, mnist_test.labels, ink=ink)
     b = maker(np.random.default_rng(3), mnist_test.images, mnist_test.labels, ink=ink)
