@@ -671,11 +671,10 @@ def make_touching_pair_scene(
         boxes.append((x + int(xs.min()), pad + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
         x += gw - int(overlap)
     paper = float(rng.uniform(215, 250))
-    img = np.full((H, W, 3), paper, np.float32)
     colour = np.array(pen.colour, np.float32)
-    img = img * (1 - alpha[:, :, None]) + colour[None, None, :] * alpha[:, :, None]
-    img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.3, 0.9)))
-    img = img + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
+    laid = paper * (1 - alpha[:, :, None]) + colour[None, None, :] * alpha[:, :, None]
+    blurred = cv2.GaussianBlur(laid.astype(np.float32), (0, 0), float(rng.uniform(0.3, 0.9)))
+    img = blurred + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
     labs = [int(labels[i]) for i in idx]
     text = "".join(map(str, labs))
     meta = {"family": "touching-pair", "overlap": round(float(overlap / height), 3), "pen": pen.name}
