@@ -84,6 +84,22 @@ def orientation_voters(boxes: np.ndarray, bar: float) -> np.ndarray:
     return vote if vote.any() else np.ones(len(b), bool)
 
 
+def robust_evidence(per_crop: np.ndarray) -> float:
+    """Summed log-ratios, less the strongest one in the sum's direction when there are several.
+
+    On a photo of several digits no single odd reading may turn it upside down (a 6 that
+    the model reads as a 7 when turned, beside 1s and another 6 that read alike either
+    way); a lone digit has only its own reading to go by.
+    """
+    r = np.asarray(per_crop, np.float64).ravel()
+    total = float(r.sum())
+    if len(r) < 2:
+        return total
+    strongest = float(r.max()) if total > 0 else float(r.min())
+    rest = total - strongest
+    return rest if rest * total > 0 else 0.0
+
+
 def _box(row: np.ndarray) -> tuple[int, int, int, int]:
     x, y, w, h = (int(v) for v in row)
     return (x, y, w, h)
@@ -229,7 +245,7 @@ class Reader:
                 up, down = probs[:n].astype(np.float64), probs[n : 2 * n].astype(np.float64)
                 as_is = np.einsum("ia,ab,ib->i", up, turned, down)
                 flipped = np.einsum("ia,ab,ib->i", down, turned, up)
-                flip[base] = float(np.log(flipped).sum() - np.log(as_is).sum())
+                flip[base] = robust_evidence(np.log(flipped) - np.log(as_is))
             if (
                 base == 0
                 and int(vote.sum()) >= 2

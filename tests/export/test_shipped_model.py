@@ -13,7 +13,7 @@ from digitlens.inference import Recognizer, default_model_path
 def test_shipped_model_accuracy_through_onnxruntime(mnist_test):
     rec = Recognizer()
     result = score(rec, mnist_test.images, mnist_test.labels)
-    assert result["accuracy"] >= 0.9950  # a "not a digit" answer counts as wrong
+    assert result["accuracy"] >= 0.9960  # a "not a digit" answer counts as wrong (99.64% when shipped)
     assert result["confusion"].sum() == 10000
     assert rec.classes[-1] == "not_digit" and rec.not_digit_index == 10
     assert result["confusion"][:, 10].sum() <= 30  # at most 0.3% of test digits called "not a digit"
@@ -25,8 +25,8 @@ def test_shipped_model_rejects_generated_marks(mnist_test):
 
     crops, fam = negatives.generate(400, 4242, mnist_test.images[:2000], mnist_test.labels[:2000])
     labels = Recognizer().classify(crops)[0]
-    assert (labels == 10).mean() >= 0.92  # 96.0% when shipped
-    for name in ("operator", "letter", "rule", "edge"):  # 95.7, 100, 97.4, 100% when shipped
+    assert (labels == 10).mean() >= 0.92
+    for name in ("operator", "letter", "rule", "edge"):
         sel = fam == negatives.FAMILIES.index(name)
         assert sel.sum() >= 20 and (labels[sel] == 10).mean() >= 0.88, name
 
@@ -38,7 +38,8 @@ def test_model_card_matches_the_file():
     card = json.loads(path.with_name("digitnet.json").read_text())
     assert card["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert path.stat().st_size <= 2_000_000
-    assert card["test_accuracy_onnxruntime"] >= 0.995
+    assert card["test_accuracy_onnxruntime"] >= 0.996
+    assert card["macs_per_crop"] <= 10_000_000  # the 11-class recogniser's budget
     assert card["macs_per_crop"] > 0 and card["parameters"] > 0
     assert "digitlens train" in card["train_command"] and card["seed"] is not None
     assert card["classes"][-1] == "not_digit" and card["temperature"] > 0
@@ -46,7 +47,9 @@ def test_model_card_matches_the_file():
     assert rej["nondigit_rejected_at_argmax"] >= 0.94 and rej["mnist_rejected_as_not_digit"] <= 0.003
     assert rej["ece_mnist_test"] <= 0.02 and rej["ece_photo_crops"] <= 0.02
     meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    assert meta["architecture"] == "digitnet"
+    from digitlens.export.models import REGISTRY
+
+    assert meta["architecture"] == card["architecture"] and meta["architecture"] in REGISTRY
 
 
 def test_eval_command_writes_confusion_errors_and_preview(tmp_path, data_dir, capsys):

@@ -143,3 +143,24 @@ def test_bars_do_not_vote_on_the_orientation_unless_there_is_nothing_else():
     boxes = np.array([[0, 0, 40, 60], [50, 0, 8, 60], [70, 0, 20, 60]])  # a digit, a bar, a slim 1
     assert orientation_voters(boxes, 0.45).tolist() == [True, False, False]
     assert orientation_voters(boxes[1:], 0.45).tolist() == [True, True]  # a row of 1s votes as it is
+
+
+def test_one_odd_reading_does_not_turn_a_photo_of_several_digits():
+    from digitlens.inference.reader import robust_evidence
+
+    assert robust_evidence(np.array([5.0, 0.1, -0.1, 0.0])) == 0.0  # one crop alone says "upside down"
+    assert robust_evidence(np.array([2.0, 2.0, 2.5])) == pytest.approx(4.0)  # all agree: the strongest is left out
+    assert robust_evidence(np.array([-3.0, -1.0])) == pytest.approx(-1.0)
+    assert robust_evidence(np.array([3.0])) == 3.0  # a lone digit has only its own reading
+
+
+def test_the_sticky_note_sample_reads_upright(reader):
+    """1616 reads as 9171 turned: the model reads one upside-down 6 as a 7, which alone must not turn it."""
+    import json
+    from pathlib import Path
+
+    from digitlens.preprocess.load import load_image
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    want = json.loads((samples / "expected.json").read_text())["sticky_note.jpg"]["text"]
+    assert reader.read(load_image(samples / "sticky_note.jpg")).text == want
