@@ -124,8 +124,9 @@ class PreprocessConfig:
     split_min_conf: float = (
         0.9  # ...and is itself at least this sure (a rule fused with a 1, or a word, is no row of digits)
     )
-    pair_aspect: float = 0.8  # a box at least this wide for its height (and 0.8 typical widths) that would not be
-    #   read as a whole (a mark, or a digit under --conf) is also tried as two touching digits (0: never)
+    pair_aspect: float = 0.8  # a box at least this wide for its height (and `pair_width` typical widths) that would
+    #   not be read as a whole (a mark, or a digit under --conf) is also tried as two touching digits (0: never)
+    pair_width: float = 0.8
     line_tolerance: float = 0.5  # a digit continues a text line when it sits at most this many digit heights off it
     block_gap: float = 2.5  # a gap wider than this many digit heights (and 3x the usual spacing) starts a new block
     max_pieces: int = 2000  # at most this many connected pieces are considered (bounded time on textures)

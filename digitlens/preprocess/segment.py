@@ -134,7 +134,7 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
     guess = round(c.w / max(ref_w, 1))
     if c.w >= config.split_width * ref_w and c.w > config.split_aspect * c.h and guess >= 2:
         counts = range(max(2, guess - 1), min(config.max_split, guess + 1) + 1)
-    elif config.pair_aspect > 0 and c.w >= config.pair_aspect * c.h and c.w >= 0.8 * ref_w:
+    elif config.pair_aspect > 0 and c.w >= config.pair_aspect * c.h and c.w >= config.pair_width * ref_w:
         # as wide as tall: two touching digits, or one broad digit (the reader takes the
         # pieces only when the whole would not be read); the width of its neighbours is no
         # guide when the touching pairs themselves set it
