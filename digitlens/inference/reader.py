@@ -294,6 +294,24 @@ class Reader:
             rotation=(quarters % 4) * 90,
         )
 
+    def _as_digits(
+        self, labels: np.ndarray, confs: np.ndarray, probs: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(labels, confidences, is_mark): a sure "not a digit" is a mark; a doubtful one is
+        read as its likeliest digit, at that digit's probability."""
+        nd = getattr(self.recognizer, "not_digit_index", None)  # None: a ten-digit model (or a stand-in)
+        is_mark = np.zeros(len(labels), bool)
+        if nd is not None and len(labels) and probs is not None:
+            top = labels == nd
+            is_mark = top & (confs >= self.not_digit_conf)
+            doubt = np.nonzero(top & ~is_mark)[0]
+            if doubt.size:
+                labels, confs = labels.copy(), confs.copy()
+                digit_probs = np.delete(probs[doubt], nd, axis=1)
+                labels[doubt] = digit_probs.argmax(1)
+                confs[doubt] = digit_probs.max(1)
+        return labels, confs, is_mark
+
     def read_preprocessed(self, pre: Preprocessed, classified: Classified | None = None) -> Reading:
         """Classify every crop, and every proposed split's pieces, in one batch.
 
@@ -306,20 +324,21 @@ class Reader:
         if classified is None:
             batch = np.concatenate([pre.crops] + [sp.crops for sp in pre.splits]) if pre.splits else pre.crops
             classified = self.recognizer.classify(batch)
-        labels, confs, probs = classified
-        nd = getattr(self.recognizer, "not_digit_index", None)  # None: a ten-digit model (or a stand-in)
-        is_mark = np.zeros(len(labels), bool)
-        if nd is not None and len(labels):
-            top = labels == nd
-            is_mark = top & (confs >= self.not_digit_conf)
-            # a doubtful "not a digit" is read as its likeliest digit, at that digit's probability
-            doubt = np.nonzero(top & ~is_mark)[0]
-            if doubt.size:
-                labels, confs = labels.copy(), confs.copy()
-                digit_probs = np.delete(probs[doubt], nd, axis=1)
-                labels[doubt] = digit_probs.argmax(1)
-                confs[doubt] = digit_probs.max(1)
+        labels, confs, is_mark = self._as_digits(*classified)
         digit_conf = np.where(is_mark, 0.0, confs)  # how sure it is a digit: nothing when it is not one
+        splits = pre.splits
+        if pre.pairs is not None and n:
+            # boxes about as wide as tall that would not be read whole may be two touching
+            # digits: their pieces are cut and classified now, in one more call, and only for them
+            unread = np.flatnonzero(digit_conf[:n] < self.conf)
+            extra = pre.pairs(unread.tolist()) if unread.size else ()
+            if extra:
+                more = self._as_digits(*self.recognizer.classify(np.concatenate([sp.crops for sp in extra])))
+                labels = np.concatenate([labels, more[0]])
+                confs = np.concatenate([confs, more[1]])
+                is_mark = np.concatenate([is_mark, more[2]])
+                digit_conf = np.where(is_mark, 0.0, confs)
+                splits = splits + extra
 
         def make(j: int, row: np.ndarray, line: int) -> Digit:
             box = _box(row)
@@ -330,15 +349,11 @@ class Reader:
         per_candidate = [[make(i, pre.boxes[i], int(pre.lines[i]))] for i in range(n)]
         start = n
         best: dict[int, tuple[float, list[Digit]]] = {}
-        for sp in pre.splits:
+        for sp in splits:
             k = len(sp.crops)
             piece_conf = digit_conf[start : start + k]
             # a wide 0 stays whole; touching digits read better as pieces than as one
             weakest = float(piece_conf.min())  # a proposal is as good as its least sure piece
-            bx = pre.boxes[sp.index]
-            if bx[2] <= self.config.split_aspect * bx[3] and float(digit_conf[sp.index]) >= self.conf:
-                start += k  # proposed as a pair, but a broad digit that would be read whole stays whole
-                continue
             if (
                 weakest > float(digit_conf[sp.index]) + self.config.split_gain
                 and weakest >= self.config.split_min_conf

@@ -8,6 +8,7 @@ windows; `keep_stages=True` returns every intermediate image for `--debug`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -62,6 +63,9 @@ class Preprocessed:
     stages: dict[str, np.ndarray] = field(default_factory=dict)
     splits: tuple[Split, ...] = ()
     surface: np.ndarray | None = None  # float32 [K, 2] (x, y) outline of the sheet/board in input pixels, if found
+    #: candidate indices -> the pair splits of those of them that may be two touching digits,
+    #: normalised only when asked (the reader asks for the few it could not read whole)
+    pairs: Callable[[Sequence[int]], tuple[Split, ...]] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = self.crops.shape[0]
@@ -189,7 +193,7 @@ def preprocess(
             side = finer_side((H, W), s, size, config.zoom_target, config.zoom_max_pixels)
             if side > 1.25 * config.max_side:
                 return preprocess(image, config.with_(max_side=side, zoom_below=0.0), keep_stages, timings)
-    labels, cands, proposed = find_digits(cleaned, ink, config, sw)
+    labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
     clock.tick("segmentation")
 
     def normalised(group: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
@@ -207,6 +211,10 @@ def preprocess(
     crops, boxes = normalised(cands)
     lines = np.array([c.line for c in cands], np.int64)
     splits = tuple(Split(i, *normalised(pieces)) for i, pieces in proposed)
+
+    def pairs(indices: Sequence[int]) -> tuple[Split, ...]:
+        return tuple(Split(int(i), *normalised(pair_pieces[int(i)])) for i in indices if int(i) in pair_pieces)
+
     clock.tick("normalisation")
 
     stages = {}
@@ -222,4 +230,4 @@ def preprocess(
         if surface is not None:
             stages["0_surface"] = surface.mask
     outline = None if surface is None else (surface.polygon + 0.5) / s - 0.5
-    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages, splits, outline)
+    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages, splits, outline, pairs if pair_pieces else None)

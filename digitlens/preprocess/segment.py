@@ -132,32 +132,41 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
     the whole box included.
     """
     guess = round(c.w / max(ref_w, 1))
-    if c.w >= config.split_width * ref_w and c.w > config.split_aspect * c.h and guess >= 2:
-        counts = range(max(2, guess - 1), min(config.max_split, guess + 1) + 1)
-    elif config.pair_aspect > 0 and c.w >= config.pair_aspect * c.h and c.w >= config.pair_width * ref_w:
-        # as wide as tall: two touching digits, or one broad digit (the reader takes the
-        # pieces only when the whole would not be read); the width of its neighbours is no
-        # guide when the touching pairs themselves set it
-        counts = range(2, 3)
-    else:
+    if not (c.w >= config.split_width * ref_w and c.w > config.split_aspect * c.h and guess >= 2):
         return []
     profile = ink[c.y : c.y2, c.x : c.x2].sum(axis=0)
-    proposals = []
-    for pieces in counts:
-        cuts = [0]
-        for k in range(1, pieces):
-            centre = c.w * k // pieces
-            lo, hi = max(cuts[-1] + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
-            cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else centre)
-        cuts.append(c.w)
-        out = [
-            Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), c.line)
-            for a, b in itertools.pairwise(cuts)
-            if b - a >= 2
-        ]
-        if len(out) >= 2:
-            proposals.append(out)
-    return proposals
+    counts = range(max(2, guess - 1), min(config.max_split, guess + 1) + 1)
+    return [out for pieces in counts if len(out := _cut(c, profile, pieces)) >= 2]
+
+
+def split_pair(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
+    """Two pieces of a box about as wide as tall, which may be two touching digits; [] if not.
+
+    A fused pair is no wider than a broad 0 or 4 alone, and the typical width is no guide
+    when the pairs themselves set it, so the width cannot tell: the reader asks for these
+    pieces (`Preprocessed.pairs`) only for a box that would not be read whole.
+    """
+    if config.pair_aspect <= 0 or c.w > config.split_aspect * c.h:
+        return []  # off, or wide enough for split_wide
+    if c.w < config.pair_aspect * c.h or c.w < config.pair_width * ref_w:
+        return []
+    out = _cut(c, ink[c.y : c.y2, c.x : c.x2].sum(axis=0), 2)
+    return out if len(out) == 2 else []
+
+
+def _cut(c: Candidate, profile: np.ndarray, pieces: int) -> list[Candidate]:
+    """`c` cut into `pieces` at the columns of least ink near equal spacing."""
+    cuts = [0]
+    for k in range(1, pieces):
+        centre = c.w * k // pieces
+        lo, hi = max(cuts[-1] + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
+        cuts.append(lo + int(np.argmin(profile[lo : hi + 1])) if hi > lo else centre)
+    cuts.append(c.w)
+    return [
+        Candidate(c.x + a, c.y, b - a, c.h, list(c.labels), c.ink * (b - a) // max(c.w, 1), c.line)
+        for a, b in itertools.pairwise(cuts)
+        if b - a >= 2
+    ]
 
 
 def reading_order(cands: list[Candidate], config: PreprocessConfig, ref_h: float | None = None) -> list[Candidate]:
@@ -246,8 +255,9 @@ def at_frame_edge(c: Candidate, shape: tuple[int, int], ref_h: float, config: Pr
 
 def find_digits(
     mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig(), stroke: float = 0.0
-) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]]]:
-    """Mask -> (label image, digit candidates in reading order, proposed splits as (index, pieces)).
+) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]], dict[int, list[Candidate]]]:
+    """Mask -> (label image, digit candidates in reading order, proposed splits as (index,
+    pieces), and the two pieces of each candidate that may be a touching pair, by index).
 
     The typical digit height is taken only from digit-shaped pieces, so an outline or a
     blot cannot set the scale by which the real digits are then judged.  `stroke`: the
@@ -259,7 +269,7 @@ def find_digits(
         cands = sorted(cands, key=lambda c: -c.ink)[: config.max_pieces]
     cands = same_pen(cands, labels, ink, config)
     if not cands:
-        return labels, [], []
+        return labels, [], [], {}
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
     ref_h = reference_height(shaped or cands, config)
@@ -275,4 +285,5 @@ def find_digits(
     keep = reading_order(keep, config, ref_h)[: config.max_digits]
     ref_w = reference_width(keep) if keep else 0.0
     splits = [(i, pieces) for i, c in enumerate(keep) for pieces in split_wide(c, ref_w, ink, config)]
-    return labels, keep, splits
+    pairs = {i: pieces for i, c in enumerate(keep) if (pieces := split_pair(c, ref_w, ink, config))}
+    return labels, keep, splits, pairs

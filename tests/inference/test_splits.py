@@ -110,7 +110,7 @@ def test_touching_pairs_as_wide_as_tall_are_tried_as_two_digits(mnist_test):
     without = Reader(config=replace(PreprocessConfig(), pair_aspect=0.0))
     read_with = sum(with_pairs.read(s.image).text == s.text for s in scenes)
     read_without = sum(without.read(s.image).text == s.text for s in scenes)
-    assert read_with >= read_without + 4  # measured 17 against 9 of 40
+    assert read_with >= read_without + 4  # measured 19 against 12 of 40
 
 
 def test_a_broad_digit_that_reads_well_whole_is_not_cut_as_a_pair(reader, mnist_test):
