@@ -9,6 +9,9 @@ precision per kind, orientation, pen and layout, then the worst images.
 
     python benchmarks/gen_eval.py --data-dir ../shared/data/mnist --count 400 --seed 2026
     python benchmarks/gen_eval.py --count 40 --seed 5 --model runs/x/digitnet.onnx --dump runs/gen
+    python benchmarks/gen_eval.py --count 80 --pens pale-ballpoint --set min_contrast=0.12
+
+Scene i depends only on (seed, i, kinds, pens), so --workers does not change the figures.
 """
 
 from __future__ import annotations
@@ -18,14 +21,54 @@ import json
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import cv2
+import numpy as np
+from read_eval import parse_override  # benchmarks/ is on the path when this script runs
 
 from digitlens.inference.reader import DEFAULT_CONF, Reader
 from digitlens.inference.recognizer import ModelError
 from digitlens.metrics import Tally, edit_distance
-from digitlens.synth.scenes import REAL_KINDS, iter_real
+from digitlens.preprocess import PreprocessConfig
+from digitlens.synth.pens import PENS
+from digitlens.synth.scenes import REAL_KINDS, DigitInk, real_scene
+
+_STATE: dict[str, Any] = {}
+
+
+def _init(options: dict) -> None:
+    from digitlens.export.data import load_split
+
+    test = load_split("test", options["data_dir"])
+    _STATE.update(options, images=test.images, labels=test.labels, ink=DigitInk(test.images))
+    _STATE["reader"] = Reader(options["model"], PreprocessConfig().with_(**options["set"]), conf=options["conf"])
+
+
+def _one(i: int) -> dict:
+    """Make scene i, read it; what the tallies need (and the image when dumping)."""
+    st = _STATE
+    t0 = time.perf_counter()
+    sc = real_scene(i, st["images"], st["labels"], st["seed"], st["kinds"], st["pens"], ink=st["ink"])
+    t1 = time.perf_counter()
+    rd = st["reader"].read(sc.image)
+    t2 = time.perf_counter()
+    return {
+        "i": i,
+        "text": sc.text,
+        "read": rd.text,
+        "boxes": [d.box for d in rd.digits],
+        "true_boxes": [tuple(int(v) for v in b) for b in sc.boxes],
+        "labels": len(sc.labels),
+        "kind": sc.kind,
+        "layout": sc.layout,
+        "meta": sc.meta,
+        "t_gen": t1 - t0,
+        "t_read": t2 - t1,
+        "image": cv2.imencode(".jpg", sc.image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1] if st["dump"] else None,
+    }
 
 
 def table(title: str, rows: list[tuple[str, Tally]]) -> str:
@@ -47,69 +90,90 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conf", type=float, default=DEFAULT_CONF, help=f"confidence threshold (default: {DEFAULT_CONF})")
     p.add_argument("--kinds", default=None, help=f"comma-separated subset of {','.join(REAL_KINDS)} (default: all)")
     p.add_argument("--worst", type=int, default=12, help="worst images to list (default: 12)")
+    p.add_argument("--pens", default=None, help=f"comma-separated subset of {','.join(PENS)} (default: all in turn)")
     p.add_argument("--dump", default=None, help="write every scene and its truth + reading here (default: off)")
+    p.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=parse_override,
+        metavar="NAME=VALUE",
+        help="PreprocessConfig override",
+    )
     args = p.parse_args(argv)
 
     from digitlens.export.data import DataError, load_split
 
-    kinds = None
+    kinds = pens = None
     if args.kinds:
         kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
         bad = [k for k in kinds if k not in REAL_KINDS]
         if bad:
             print(f"gen_eval: unknown kind {bad[0]!r}; known: {', '.join(REAL_KINDS)}", file=sys.stderr)
             return 2
-    if args.count < 1:
-        print(f"gen_eval: --count must be at least 1, got {args.count}", file=sys.stderr)
+    if args.pens:
+        pens = tuple(k.strip() for k in args.pens.split(",") if k.strip())
+        bad = [k for k in pens if k not in PENS]
+        if bad:
+            print(f"gen_eval: unknown pen {bad[0]!r}; known: {', '.join(PENS)}", file=sys.stderr)
+            return 2
+    if args.count < 1 or args.workers < 1:
+        print(f"gen_eval: --count and --workers must be at least 1, got {args.count}, {args.workers}", file=sys.stderr)
         return 2
     try:
-        test = load_split("test", args.data_dir)
-        reader = Reader(args.model, conf=args.conf)
-    except (DataError, ModelError, OSError, ValueError) as exc:
+        load_split("test", args.data_dir)
+        Reader(args.model, PreprocessConfig().with_(**dict(args.set)), conf=args.conf)
+    except (DataError, ModelError, OSError, ValueError, TypeError) as exc:
         print(f"gen_eval: {exc}", file=sys.stderr)
         return 2
     dump = Path(args.dump) if args.dump else None
     if dump:
         dump.mkdir(parents=True, exist_ok=True)
+    options = {
+        "data_dir": args.data_dir,
+        "model": args.model,
+        "conf": args.conf,
+        "set": dict(args.set),
+        "seed": args.seed,
+        "kinds": kinds,
+        "pens": pens,
+        "dump": dump is not None,
+    }
     total = Tally()
     groups: dict[str, dict[str, Tally]] = {g: defaultdict(Tally) for g in ("kind", "orientation", "pen", "layout")}
     per_image = []
     t_gen = t_read = 0.0
     truth_out = {}
-    start = time.perf_counter()
-    for i, sc in enumerate(iter_real(args.count, test.images, test.labels, args.seed, kinds=kinds)):
-        t_gen += time.perf_counter() - start
-        start = time.perf_counter()
-        rd = reader.read(sc.image)
-        t_read += time.perf_counter() - start
-        boxes = [d.box for d in rd.digits]
-        total.add(rd.text, boxes, sc.text, sc.boxes)
-        m = sc.meta
-        for g, key in (
-            ("kind", sc.kind),
-            ("orientation", str(m["orientation"])),
-            ("pen", m["pen"]),
-            ("layout", sc.layout),
-        ):
-            groups[g][key].add(rd.text, boxes, sc.text, sc.boxes)
-        edits = edit_distance(rd.text.replace(" ", ""), sc.text.replace(" ", ""))
-        name = f"{i:04d}_{sc.kind}_o{m['orientation']}_{m['pen']}"
-        per_image.append((edits / max(1, len(sc.labels)), edits, name, sc.text, rd.text, m))
-        if dump:
-            cv2.imwrite(str(dump / f"{name}.jpg"), sc.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            truth_out[f"{name}.jpg"] = {
-                "text": sc.text,
-                "read": rd.text,
-                "boxes": [list(b) for b in sc.boxes],
-                "meta": m,
-            }
-        if (i + 1) % 25 == 0:
-            print(f"  {i + 1}/{args.count} scenes, running CER {100 * total.cer:.2f}%", file=sys.stderr, flush=True)
-        start = time.perf_counter()
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.workers, initializer=_init, initargs=(options,)) as pool:
+        for r in pool.map(_one, range(args.count), chunksize=2):
+            i, m = r["i"], r["meta"]
+            t_gen += r["t_gen"]
+            t_read += r["t_read"]
+            total.add(r["read"], r["boxes"], r["text"], r["true_boxes"])
+            for g, key in (
+                ("kind", r["kind"]),
+                ("orientation", str(m["orientation"])),
+                ("pen", m["pen"]),
+                ("layout", r["layout"]),
+            ):
+                groups[g][key].add(r["read"], r["boxes"], r["text"], r["true_boxes"])
+            edits = edit_distance(r["read"].replace(" ", ""), r["text"].replace(" ", ""))
+            name = f"{i:04d}_{r['kind']}_o{m['orientation']}_{m['pen']}"
+            per_image.append((edits / max(1, r["labels"]), edits, name, r["text"], r["read"], m))
+            if dump:
+                (dump / f"{name}.jpg").write_bytes(np.asarray(r["image"]).tobytes())
+                truth_out[f"{name}.jpg"] = {"text": r["text"], "read": r["read"], "boxes": r["true_boxes"], "meta": m}
+            if (i + 1) % 25 == 0:
+                print(f"  {i + 1}/{args.count} scenes, running CER {100 * total.cer:.2f}%", file=sys.stderr, flush=True)
     if dump:
         (dump / "truth.json").write_text(json.dumps(truth_out, indent=1))
 
-    print(f"generated evaluation set: {args.count} scenes, seed {args.seed}, MNIST test digits")
+    wall = time.perf_counter() - started
+    chosen = "".join(f", {k}" for k in (args.kinds, args.pens) if k)
+    extra = f", overrides {dict(args.set)}" if args.set else ""
+    print(f"generated evaluation set: {args.count} scenes, seed {args.seed}{chosen}, MNIST test digits{extra}")
     print(table("all", [("all", total)]))
     for g in ("kind", "orientation", "pen", "layout"):
         print(table(g, sorted(groups[g].items(), key=lambda kv: (len(kv[0]), kv[0]) if g == "orientation" else kv[0])))
@@ -121,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"\ntime: generating {t_gen:.1f} s, reading {t_read:.1f} s "
-        f"({1000 * t_read / max(1, total.images):.0f} ms per scene)",
+        f"({1000 * t_read / max(1, total.images):.0f} ms per scene), {wall:.0f} s wall on {args.workers} workers",
         flush=True,
     )
     return 0

@@ -21,10 +21,26 @@ from digitlens.preprocess.illumination import background_copy, dark_ink, ink_str
 from digitlens.preprocess.image import to_grey
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.scale import finer_side, ink_pool_size, shrink_keeping_ink, writing_size
-from digitlens.preprocess.segment import Candidate, find_digits, member_mask
+from digitlens.preprocess.segment import Candidate, find_digits, label_components, member_mask
 from digitlens.preprocess.stats import fast_median, fast_percentile
 from digitlens.preprocess.surface import find_surface
-from digitlens.preprocess.threshold import binarize, clean, find_rules, remove_border_runs, remove_rules
+from digitlens.preprocess.threshold import (
+    binarize,
+    clean,
+    drop_touching,
+    find_rules,
+    not_writing,
+    remove_border_runs,
+    remove_rules,
+)
+
+
+def _mark_pixels(mask: np.ndarray, min_side: int) -> int:
+    """Pixels of the regions of a mask that are at least min_side long: marks, not specks."""
+    n, _labels, stats = label_components(mask)
+    sizes = stats[1:n]
+    keep = np.maximum(sizes[:, cv2.CC_STAT_WIDTH], sizes[:, cv2.CC_STAT_HEIGHT]) >= min_side
+    return int(sizes[keep, cv2.CC_STAT_AREA].sum())
 
 
 @dataclass(frozen=True)
@@ -178,11 +194,26 @@ def preprocess(
     clock.tick("illumination")
     rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
     if surface is None:
-        threshold = binarize(ink, grey, dark, config, exclude=rules)
+        exclude, noise_from = rules, None
     else:  # only the surface votes, and its own grain sets the noise floor
-        outside = np.where(surface.mask > 0, np.uint8(0), np.uint8(255))
-        threshold = binarize(ink, grey, dark, config, exclude=cv2.bitwise_or(rules, outside), noise_from=on_surface)
+        exclude = cv2.bitwise_or(rules, np.where(surface.mask > 0, np.uint8(0), np.uint8(255)))
+        noise_from = on_surface
+    threshold = binarize(ink, grey, dark, config, exclude=exclude, noise_from=noise_from)
     mask = remove_rules(threshold, ink, rules, config)
+    objects = not_writing(mask, config) if config.object_revote and config.threshold == "otsu" else None
+    if objects is not None and cv2.countNonZero(objects):
+        # a pen on the page or a strip of desk is no ink, so it must not set the ink level
+        # either: one dark object pulls Otsu's level above a pale pen's strokes.  The new
+        # level is kept only when it finds clearly more ink apart from the objects (a bold
+        # digit alone in the frame looks solid too, and nothing lies beside it)
+        reach = max(1, round(config.object_revote * min(ink.shape)))
+        apart = cv2.dilate(objects, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1)))
+        revoted = binarize(ink, grey, dark, config, exclude=cv2.bitwise_or(exclude, apart), noise_from=noise_from)
+        beside = drop_touching(remove_rules(revoted, ink, rules, config), objects)
+        marks = _mark_pixels(beside, config.min_height_px)
+        before = _mark_pixels(drop_touching(mask, objects), config.min_height_px)
+        if marks > max(config.object_gain * before, config.object_share * cv2.countNonZero(objects)):
+            threshold, mask = revoted, beside  # the objects go too: their thickness would set the stroke width
     mask, border = remove_border_runs(mask, config)
     cleaned, sw = clean(mask, config)
     clock.tick("threshold")

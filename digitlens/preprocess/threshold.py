@@ -291,6 +291,64 @@ def remove_rules(
     return cleaned
 
 
+def _border_runs(labels: np.ndarray, stats: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """bool [n]: the labelled regions lying along the image border (see remove_border_runs)."""
+    n = len(stats)
+    h, w = labels.shape
+    drop = np.zeros(n, bool)
+    for edge, extent_col, side in (
+        (labels[0, :], cv2.CC_STAT_WIDTH, w),
+        (labels[-1, :], cv2.CC_STAT_WIDTH, w),
+        (labels[:, 0], cv2.CC_STAT_HEIGHT, h),
+        (labels[:, -1], cv2.CC_STAT_HEIGHT, h),
+    ):
+        contact = np.bincount(edge, minlength=n)
+        drop |= (contact >= config.border_run * stats[:, extent_col]) & (contact >= config.border_min_side * side)
+    drop[0] = False
+    return drop
+
+
+def not_writing(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """uint8 mask of the regions of a threshold that are objects, not pen strokes.
+
+    A pen or a phone lying on the page, the strip of desk beside it, a punched hole: each
+    is solid (it fills most of its smallest rotated rectangle) and thick (its inscribed
+    disc is `object_thickness` of the image's short side or more), where a stroke is a
+    thin curve; and the desk along the frame runs along the border.  None of them is
+    writing, so none of them should set the ink level (see binarize's `exclude`).
+    """
+    n, labels, stats = label_components(mask)
+    if n <= 1:
+        return np.zeros_like(mask)
+    drop = _border_runs(labels, stats, config)
+    thick = config.object_thickness * min(mask.shape)
+    if thick > 0:
+        wide = np.flatnonzero(np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= thick)
+        wide = wide[(wide > 0) & ~drop[wide]]
+        for i in wide:
+            x, y, bw, bh = stats[i, :4]
+            # its own pixels, padded so the distance to the box's edge is no distance to paper
+            own = cv2.copyMakeBorder((labels[y : y + bh, x : x + bw] == i).view(np.uint8), 1, 1, 1, 1, 0)
+            outline = max(cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], key=len)
+            (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
+            if stats[i, cv2.CC_STAT_AREA] >= config.object_fill * max(1.0, rw * rh):
+                drop[i] = 2 * float(cv2.distanceTransform(own, cv2.DIST_L2, 3).max()) >= thick
+    if not drop.any():
+        return np.zeros_like(mask)
+    return np.where(drop[labels], np.uint8(255), np.uint8(0))
+
+
+def drop_touching(mask: np.ndarray, zone: np.ndarray) -> np.ndarray:
+    """mask without its connected regions that reach into `zone`."""
+    n, labels, _stats = label_components(mask)
+    if n <= 1 or not zone.any():
+        return mask
+    hit = np.zeros(n, bool)
+    hit[np.unique(labels[zone > 0])] = True
+    hit[0] = False
+    return np.where(hit[labels], np.uint8(0), mask)
+
+
 def remove_border_runs(
     mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -303,17 +361,7 @@ def remove_border_runs(
     n, labels, stats = label_components(mask)
     if n <= 1:
         return mask, np.zeros_like(mask)
-    h, w = mask.shape
-    drop = np.zeros(n, bool)
-    for edge, extent_col, side in (
-        (labels[0, :], cv2.CC_STAT_WIDTH, w),
-        (labels[-1, :], cv2.CC_STAT_WIDTH, w),
-        (labels[:, 0], cv2.CC_STAT_HEIGHT, h),
-        (labels[:, -1], cv2.CC_STAT_HEIGHT, h),
-    ):
-        contact = np.bincount(edge, minlength=n)
-        drop |= (contact >= config.border_run * stats[:, extent_col]) & (contact >= config.border_min_side * side)
-    drop[0] = False
+    drop = _border_runs(labels, stats, config)
     if not drop.any():
         return mask, np.zeros_like(mask)
     removed = drop[labels]

@@ -460,13 +460,27 @@ def iter_real(
 ) -> Iterator[Scene]:
     """Like generate_real, one scene at a time (big frames are not all kept in memory)."""
     ink = DigitInk(images)
-    pens = pens or PENS
     for i in range(count):
-        kind, orient = schedule(i)
-        if kinds:
-            kind, orient = kinds[i % len(kinds)], ORIENTATIONS[(i // len(kinds)) % 4]
-        rng = np.random.default_rng([seed, i])
-        yield make_real_scene(rng, images, labels, kind, None, orient, pens[i % len(pens)], frame, ink)
+        yield real_scene(i, images, labels, seed, kinds, pens, frame, ink)
+
+
+def real_scene(
+    i: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int = 0,
+    kinds: tuple[str, ...] | None = None,
+    pens: tuple[str, ...] | None = None,
+    frame: tuple[int, int] | None = None,
+    ink: DigitInk | None = None,
+) -> Scene:
+    """Scene i of iter_real(..., seed, kinds, pens, frame), made on its own (for worker pools)."""
+    pens = pens or PENS
+    kind, orient = schedule(i)
+    if kinds:
+        kind, orient = kinds[i % len(kinds)], ORIENTATIONS[(i // len(kinds)) % 4]
+    rng = np.random.default_rng([seed, i])
+    return make_real_scene(rng, images, labels, kind, None, orient, pens[i % len(pens)], frame, ink)
 
 
 # ---------------------------------------------------------------- targeted cases

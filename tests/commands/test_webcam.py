@@ -112,6 +112,75 @@ def test_camera_that_stops_delivering_ends_cleanly(tmp_path, reader, mode, capsy
     assert "no frame" in capsys.readouterr().err
 
 
+class PacedCamera:
+    """A camera delivering `fps` frames a second in real time; frame k carries k in its pixels."""
+
+    def __init__(self, fps: float, count: int):
+        self.period, self.count, self.k = 1.0 / fps, count, 0
+        self.start = time.perf_counter()
+
+    def read(self):
+        if self.k >= self.count:
+            time.sleep(0.01)
+            return False, None
+        time.sleep(max(0.0, self.start + (self.k + 1) * self.period - time.perf_counter()))
+        frame = np.full((8, 8), self.k % 256, np.uint8)
+        self.k += 1
+        return True, frame
+
+
+class SlowReader:
+    """Takes `seconds` per frame and reads the frame number back out of its pixels."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.seen = seconds, []
+
+    def read(self, frame):
+        self.seen.append(int(frame[0, 0]))
+        time.sleep(self.seconds)
+        return webcam.Reading("", [], [])
+
+
+def until_lost(results):
+    """The results of a live source until its camera runs out of frames."""
+    out = []
+    with pytest.raises(webcam.CameraLost):
+        for r in results:
+            out.append(r)
+    return out
+
+
+def test_a_slow_reader_skips_stale_frames_and_never_falls_behind():
+    cam, reader = PacedCamera(fps=100, count=150), SlowReader(0.03)  # the camera is 3x faster than the reader
+    results = until_lost(webcam.live_results(webcam.frames(cam, live=True, reconnect=0.5), reader))
+    indices = [r.index for r in results]
+    assert indices == sorted(set(indices)) and reader.seen == [i % 256 for i in indices]
+    assert 10 <= len(results) <= 55  # at most a third of the frames read, none queued
+    assert results[-1].skipped == indices[-1] + 1 - len(results) > 50
+    # each frame read is about the newest: it waited about one camera period plus a read.
+    # Queued, the last of 150 frames would wait for the 100 reads before it (3 s).
+    assert max(r.age for r in results) < 0.3
+    assert 5 < results[-1].fps < 40
+
+
+def test_a_queued_video_file_reads_every_frame_and_the_summary_counts_them(tmp_path, capsys):
+    cam = PacedCamera(fps=1000, count=12)
+    reader = SlowReader(0.0)
+    status = webcam.live_loop(cam, False, reader, live_args(tmp_path, stride=3))
+    assert status == 0 and reader.seen == [0, 3, 6, 9]
+    err = capsys.readouterr().err
+    assert "4 frames read in" in err and "fps)" in err and "6 skipped by --stride" in err
+    lines = [json.loads(l) for l in (tmp_path / "live.jsonl").read_text().splitlines()]
+    assert [l["frame"] for l in lines] == [0, 3, 6, 9] and all("fps" in l and "age_ms" in l for l in lines)
+
+
+def test_a_live_stride_reads_at_most_every_nth_frame():
+    cam, reader = PacedCamera(fps=200, count=60), SlowReader(0.0)
+    results = until_lost(webcam.live_results(webcam.frames(cam, live=True, stride=4, reconnect=0.5), reader))
+    gaps = np.diff([r.index for r in results])
+    assert len(results) >= 8 and gaps.min() >= 4
+
+
 def test_camera_that_cannot_be_opened_names_the_indices():
     class Closed:
         def isOpened(self):

@@ -1,10 +1,11 @@
-"""Thresholding (preprocess.threshold): hysteresis keeps a pale stroke's faint stretches."""
+"""Thresholding (preprocess.threshold): hysteresis keeps a pale stroke's faint stretches; objects do not vote."""
 
 import cv2
 import numpy as np
 
-from digitlens.preprocess import PreprocessConfig
-from digitlens.preprocess.threshold import binarize, faint_ridges, grow_into
+from digitlens.preprocess import PreprocessConfig, preprocess
+from digitlens.preprocess.threshold import binarize, faint_ridges, grow_into, not_writing
+from tests.conftest import paper_with_digits
 
 
 def test_grow_into_keeps_only_weak_pieces_that_hold_a_seed():
@@ -68,3 +69,48 @@ def test_hysteresis_on_an_all_ink_image_reads_nothing():
     reader = Reader(config=PreprocessConfig(hysteresis=0.5))
     for shape in [(100, 100), (1, 50), (50, 1)]:  # all black: no paper, no stroke width to grow by
         assert reader.read(np.zeros(shape, np.uint8)).text == ""
+
+
+def _pen_on_page(ink: int = 150) -> np.ndarray:
+    """Five pale digit-like strokes on a page, and a black pen lying below them."""
+    page = np.full((480, 640), 225, np.uint8)
+    for k in range(5):  # pale loops and bars, 60 px tall, 2-3 px strokes
+        x = 60 + 90 * k
+        if k % 2:
+            cv2.ellipse(page, (x, 110), (18, 30), 0, 0, 360, ink, 3)
+        else:
+            cv2.polylines(page, [np.array([(x - 15, 80), (x + 15, 80), (x - 5, 140)], np.int32)], False, ink, 3)
+    pen = cv2.boxPoints(((320, 330), (420, 26), -8)).astype(np.int32)
+    cv2.fillPoly(page, [pen], 15)
+    return page
+
+
+def test_not_writing_finds_solid_objects_and_border_runs_but_no_strokes():
+    mask = np.zeros((480, 640), np.uint8)
+    cv2.fillPoly(mask, [cv2.boxPoints(((320, 330), (420, 26), -8)).astype(np.int32)], 255)  # a pen
+    mask[:, :30] = 255  # the desk beside the page, along the frame's edge
+    cv2.ellipse(mask, (200, 110), (18, 30), 0, 0, 360, 255, 3)  # a 0
+    mask[80:140, 400:406] = 255  # a 1 as thick as the pen's width is thin
+    objects = not_writing(mask)
+    assert objects[330, 320] == 255 and objects[240, 10] == 255
+    assert not objects[80:141, 180:221].any() and not objects[80:140, 400:406].any()
+    assert not not_writing(np.zeros_like(mask)).any()
+
+
+def test_a_dark_pen_on_the_page_does_not_hide_pale_writing():
+    page = _pen_on_page()
+    off = preprocess(page, PreprocessConfig(object_revote=0.0))
+    on = preprocess(page)
+    assert len(off) == 0  # the pen's Otsu level stands above every pale stroke
+    assert len(on) == 5
+    xs = sorted(int(b[0] + b[2] / 2) for b in on.boxes)
+    assert all(abs(x - (60 + 90 * k)) < 25 for k, x in enumerate(xs))
+    assert all(b[1] + b[3] < 200 for b in on.boxes)  # the pen itself is no digit
+
+
+def test_a_bold_digit_alone_is_not_taken_for_an_object(mnist_test):
+    one = mnist_test.images[np.flatnonzero(mnist_test.labels == 1)[0]]
+    page, _ = paper_with_digits([one], height=400, origin=(280, 40))  # solid and thick, filling the frame
+    on, off = preprocess(page), preprocess(page, PreprocessConfig(object_revote=0.0))
+    assert len(on) == len(off) == 1
+    assert np.array_equal(on.crops, off.crops)
