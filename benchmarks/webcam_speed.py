@@ -136,13 +136,22 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     test = mnist.load_split("test", args.data_dir)
     frames, texts = test_frames(test, 8)
-    reader = Reader(threads=1, rotate="0")  # as `digitlens webcam` builds it
+    reader = Reader(threads=1, rotate=0)  # as `digitlens webcam` builds it
     reader.read(frames[0])  # warm up
     rows = []
     for name, consume in (("newest frame (digitlens webcam)", newest), ("queued, every frame in order", queued)):
         cam = PacedCamera(frames, args.fps, args.seconds)
         rows.append(summarise(name, consume(cam, reader), cam, texts, args.seconds))
-    header = ["consumer", "read fps", "skipped", "age median ms", "age p95 ms", "age 1st -> last s", "reached", "right"]
+    header = [
+        "consumer",
+        "read fps",
+        "skipped",
+        "age median ms",
+        "age p95 ms",
+        "age 1st -> last s ms",
+        "reached",
+        "right",
+    ]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(f"camera {args.fps:g} fps for {args.seconds:g} s, 640x480, 12 digits a frame, one core, one thread")
     for r in [header, *rows]:

@@ -201,7 +201,7 @@ def preprocess(
     threshold = binarize(ink, grey, dark, config, exclude=exclude, noise_from=noise_from)
     mask = remove_rules(threshold, ink, rules, config)
     objects = not_writing(mask, config) if config.object_revote and config.threshold == "otsu" else None
-    if objects is not None and cv2.countNonZero(objects):
+    if objects is not None and cv2.countNonZero(objects) >= config.object_vote * cv2.countNonZero(mask) > 0:
         # a pen on the page or a strip of desk is no ink, so it must not set the ink level
         # either: one dark object pulls Otsu's level above a pale pen's strokes.  The new
         # level is kept only when it finds clearly more ink apart from the objects (a bold

@@ -329,10 +329,11 @@ def not_writing(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig())
             x, y, bw, bh = stats[i, :4]
             # its own pixels, padded so the distance to the box's edge is no distance to paper
             own = cv2.copyMakeBorder((labels[y : y + bh, x : x + bw] == i).view(np.uint8), 1, 1, 1, 1, 0)
+            if 2 * float(cv2.distanceTransform(own, cv2.DIST_L2, 3).max()) < thick:
+                continue
             outline = max(cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], key=len)
             (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
-            if stats[i, cv2.CC_STAT_AREA] >= config.object_fill * max(1.0, rw * rh):
-                drop[i] = 2 * float(cv2.distanceTransform(own, cv2.DIST_L2, 3).max()) >= thick
+            drop[i] = stats[i, cv2.CC_STAT_AREA] >= config.object_fill * max(1.0, rw * rh)
     if not drop.any():
         return np.zeros_like(mask)
     return np.where(drop[labels], np.uint8(255), np.uint8(0))
