@@ -27,7 +27,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from read_eval import parse_override  # benchmarks/ is on the path when this script runs
+from read_eval import add_overrides  # benchmarks/ is on the path when this script runs
 
 from digitlens.inference.reader import DEFAULT_CONF, Reader
 from digitlens.inference.recognizer import ModelError
@@ -81,6 +81,17 @@ def table(title: str, rows: list[tuple[str, Tally]]) -> str:
     return "\n".join(out)
 
 
+def subset(text: str | None, known: tuple[str, ...], what: str) -> tuple[str, ...] | None:
+    """'a,b' -> ('a', 'b'), each one of `known`; None for no text."""
+    if not text:
+        return None
+    names = tuple(k.strip() for k in text.split(",") if k.strip())
+    bad = [k for k in names if k not in known]
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r}; known: {', '.join(known)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=None, help="MNIST folder (default: $DIGITLENS_DATA or the user cache)")
@@ -93,31 +104,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pens", default=None, help=f"comma-separated subset of {','.join(PENS)} (default: all in turn)")
     p.add_argument("--dump", default=None, help="write every scene and its truth + reading here (default: off)")
     p.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=parse_override,
-        metavar="NAME=VALUE",
-        help="PreprocessConfig override",
-    )
+    add_overrides(p)
     args = p.parse_args(argv)
 
     from digitlens.export.data import DataError, load_split
 
-    kinds = pens = None
-    if args.kinds:
-        kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-        bad = [k for k in kinds if k not in REAL_KINDS]
-        if bad:
-            print(f"gen_eval: unknown kind {bad[0]!r}; known: {', '.join(REAL_KINDS)}", file=sys.stderr)
-            return 2
-    if args.pens:
-        pens = tuple(k.strip() for k in args.pens.split(",") if k.strip())
-        bad = [k for k in pens if k not in PENS]
-        if bad:
-            print(f"gen_eval: unknown pen {bad[0]!r}; known: {', '.join(PENS)}", file=sys.stderr)
-            return 2
+    try:
+        kinds = subset(args.kinds, REAL_KINDS, "kind")
+        pens = subset(args.pens, PENS, "pen")
+    except ValueError as exc:
+        print(f"gen_eval: {exc}", file=sys.stderr)
+        return 2
     if args.count < 1 or args.workers < 1:
         print(f"gen_eval: --count and --workers must be at least 1, got {args.count}, {args.workers}", file=sys.stderr)
         return 2

@@ -29,6 +29,18 @@ from digitlens.preprocess.debug import write_debug
 from digitlens.synth import generate
 
 
+def add_overrides(p: argparse.ArgumentParser) -> None:
+    """--set NAME=VALUE, repeatable: PreprocessConfig fields for this run."""
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        type=parse_override,
+        metavar="NAME=VALUE",
+        help="override one PreprocessConfig field; repeatable (default: none)",
+    )
+
+
 def parse_override(text: str) -> tuple[str, object]:
     """'name=value' -> (name, value typed like the config field)."""
     name, _, raw = text.partition("=")
@@ -84,14 +96,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=3, help="generator seed; 2024 is the test set (default: 3)")
     p.add_argument("--model", default=None, help="ONNX model or shipped name (default: the shipped digitnet)")
     p.add_argument("--conf", type=float, default=DEFAULT_CONF, help=f"confidence threshold (default: {DEFAULT_CONF})")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=parse_override,
-        metavar="NAME=VALUE",
-        help="override one PreprocessConfig field; repeatable (default: none)",
-    )
+    add_overrides(p)
     p.add_argument("--dump", default=None, help="write stages + crops of each failing photo here (default: off)")
     p.add_argument("--quiet", action="store_true", help="print only the table (default: list failures too)")
     args = p.parse_args(argv)

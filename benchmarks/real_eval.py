@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from read_eval import parse_override  # benchmarks/ is on the path when this script runs
+from read_eval import add_overrides  # benchmarks/ is on the path when this script runs
 
 from digitlens.inference.recognizer import ModelError, Recognizer
 
@@ -112,14 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--invariance", action="store_true", help="also read turned and rescaled copies")
     p.add_argument("--model", default=None, help="ONNX model or shipped name (default: the shipped digitnet)")
     p.add_argument("--rotate", default="auto", choices=("auto", "0", "90", "180", "270"), help="(default: %(default)s)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        type=parse_override,
-        metavar="NAME=VALUE",
-        help="PreprocessConfig override",
-    )
+    add_overrides(p)
     p.add_argument("--worst", type=int, default=8, help="worst images listed (default: %(default)s)")
     p.add_argument("--out", help="write the readings as JSON (file -> text)")
     args = p.parse_args(argv)
