@@ -60,7 +60,7 @@ class PacedCamera:
         return True, frame
 
 
-def test_frames(test, n: int) -> tuple[list[np.ndarray], list[str]]:
+def camera_frames(test, n: int) -> tuple[list[np.ndarray], list[str]]:
     rng = np.random.default_rng(5)
     frames, texts = [], []
     while len(frames) < n:
@@ -103,7 +103,7 @@ def queued(cam: PacedCamera, reader: Reader) -> list[tuple[int, float, float, st
     return out
 
 
-def summarise(name: str, rows, cam: PacedCamera, texts: list[str], seconds: float) -> list[str]:
+def summarise(name: str, rows, cam: PacedCamera, texts: list[str]) -> list[str]:
     idx = np.array([r[0] for r in rows])
     arrived = np.array([r[1] for r in rows])
     done = np.array([r[2] for r in rows])
@@ -130,18 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=20.0, help="length of each run (default: 20)")
     p.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
     args = p.parse_args(argv)
+    if args.fps <= 0 or args.seconds <= 0:
+        print(f"webcam_speed: --fps and --seconds must be above 0, got {args.fps:g}, {args.seconds:g}", file=sys.stderr)
+        return 2
     if hasattr(os, "sched_setaffinity"):
         core = args.core if args.core is not None else min(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {core})
     cv2.setNumThreads(1)
     test = mnist.load_split("test", args.data_dir)
-    frames, texts = test_frames(test, 8)
+    frames, texts = camera_frames(test, 8)
     reader = Reader(threads=1, rotate=0)  # as `digitlens webcam` builds it
     reader.read(frames[0])  # warm up
     rows = []
     for name, consume in (("newest frame (digitlens webcam)", newest), ("queued, every frame in order", queued)):
         cam = PacedCamera(frames, args.fps, args.seconds)
-        rows.append(summarise(name, consume(cam, reader), cam, texts, args.seconds))
+        rows.append(summarise(name, consume(cam, reader), cam, texts))
     header = [
         "consumer",
         "read fps",

@@ -350,21 +350,23 @@ def live_loop(
             capture.release()
         if show:
             cv2.destroyAllWindows()
-        print(f"digitlens webcam: {summary(n, result, live)}", file=sys.stderr)
+        print(f"digitlens webcam: {summary(n, result, live, args.stride)}", file=sys.stderr)
     return status
 
 
-def summary(n: int, last: FrameResult | None, live: bool) -> str:
+def summary(n: int, last: FrameResult | None, live: bool, stride: int = 1) -> str:
     """'12 frames read in 0.4 s (27.5 fps), 3 of the camera's frames skipped to stay current'."""
     text = f"{n} frames read"
     if last is not None and last.time > 0:
         text += f" in {last.time:.1f} s ({n / last.time:.1f} fps)"
     if last is not None and last.skipped:
-        text += (
-            f", {last.skipped} of the camera's frames skipped to stay current"
-            if live
-            else (f", {last.skipped} skipped by --stride")
-        )
+        if not live:
+            why = "by --stride"
+        elif stride > 1:
+            why = "by --stride or to stay current"
+        else:
+            why = "to stay current"
+        text += f", {last.skipped} of the source's frames skipped {why}"
     return text
 
 

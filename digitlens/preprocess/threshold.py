@@ -317,11 +317,15 @@ def not_writing(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig())
     thin curve; and the desk along the frame runs along the border.  None of them is
     writing, so none of them should set the ink level (see binarize's `exclude`).
     """
+    thick = config.object_thickness * min(mask.shape)
+    on_border = mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
+    side = int(thick / np.sqrt(2))  # a disc `thick` across holds a square this wide
+    if not on_border and (thick <= 0 or side < 2 or not cv2.erode(mask, np.ones((side, side), np.uint8)).any()):
+        return np.zeros_like(mask)  # nothing along the border, nothing thick: no labelling (every frame)
     n, labels, stats = label_components(mask)
     if n <= 1:
         return np.zeros_like(mask)
     drop = _border_runs(labels, stats, config)
-    thick = config.object_thickness * min(mask.shape)
     if thick > 0:
         wide = np.flatnonzero(np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= thick)
         wide = wide[(wide > 0) & ~drop[wide]]

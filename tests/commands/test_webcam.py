@@ -169,7 +169,7 @@ def test_a_queued_video_file_reads_every_frame_and_the_summary_counts_them(tmp_p
     status = webcam.live_loop(cam, False, reader, live_args(tmp_path, stride=3))
     assert status == 0 and reader.seen == [0, 3, 6, 9]
     err = capsys.readouterr().err
-    assert "4 frames read in" in err and "fps)" in err and "6 skipped by --stride" in err
+    assert "4 frames read in" in err and "fps)" in err and "6 of the source's frames skipped by --stride" in err
     lines = [json.loads(l) for l in (tmp_path / "live.jsonl").read_text().splitlines()]
     assert [l["frame"] for l in lines] == [0, 3, 6, 9] and all("fps" in l and "age_ms" in l for l in lines)
 
@@ -179,6 +179,8 @@ def test_a_live_stride_reads_at_most_every_nth_frame():
     results = until_lost(webcam.live_results(webcam.frames(cam, live=True, stride=4, reconnect=0.5), reader))
     gaps = np.diff([r.index for r in results])
     assert len(results) >= 8 and gaps.min() >= 4
+    assert "skipped by --stride or to stay current" in webcam.summary(len(results), results[-1], True, 4)
+    assert "skipped to stay current" in webcam.summary(len(results), results[-1], True, 1)
 
 
 def test_camera_that_cannot_be_opened_names_the_indices():
