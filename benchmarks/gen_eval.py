@@ -51,24 +51,45 @@ def _one(i: int) -> dict:
     """Make scene i, read it; what the tallies need (and the image when dumping)."""
     st = _STATE
     t0 = time.perf_counter()
-    sc = real_scene(i, st["images"], st["labels"], st["seed"], st["kinds"], st["pens"], ink=st["ink"])
+    image, scene = _scene(i)
     t1 = time.perf_counter()
-    rd = st["reader"].read(sc.image)
+    rd = st["reader"].read(image)
     t2 = time.perf_counter()
     return {
         "i": i,
-        "text": sc.text,
+        **scene,
         "read": rd.text,
         "boxes": [d.box for d in rd.digits],
+        "t_gen": t1 - t0,
+        "t_read": t2 - t1,
+        "image": cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1] if st["dump"] else None,
+    }
+
+
+def _scene(i: int) -> tuple[np.ndarray, dict]:
+    """Scene i and its truth: made, or read back from --cache (lossless PNG + JSON) when made before."""
+    st = _STATE
+    cache = st["cache"]
+    if cache is not None:
+        key = f"s{st['seed']}_k{','.join(st['kinds'] or ['all'])}_p{','.join(st['pens'] or ['all'])}_{i:05d}"
+        png, meta = cache / f"{key}.png", cache / f"{key}.json"
+        if png.exists() and meta.exists():
+            image = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+            if image is not None:
+                return image, json.loads(meta.read_text())
+    sc = real_scene(i, st["images"], st["labels"], st["seed"], st["kinds"], st["pens"], ink=st["ink"])
+    scene = {
+        "text": sc.text,
         "true_boxes": [tuple(int(v) for v in b) for b in sc.boxes],
         "labels": len(sc.labels),
         "kind": sc.kind,
         "layout": sc.layout,
         "meta": sc.meta,
-        "t_gen": t1 - t0,
-        "t_read": t2 - t1,
-        "image": cv2.imencode(".jpg", sc.image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1] if st["dump"] else None,
     }
+    if cache is not None:
+        cv2.imwrite(str(png), sc.image)
+        meta.write_text(json.dumps(scene))
+    return sc.image, scene
 
 
 def table(title: str, rows: list[tuple[str, Tally]]) -> str:
@@ -104,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pens", default=None, help=f"comma-separated subset of {','.join(PENS)} (default: all in turn)")
     p.add_argument("--dump", default=None, help="write every scene and its truth + reading here (default: off)")
     p.add_argument("--workers", type=int, default=2, help="processes (default: 2)")
+    p.add_argument(
+        "--cache",
+        default=None,
+        help="keep made scenes here (lossless) and read them back in later runs: same figures, no "
+        "generating time (default: off)",
+    )
     add_overrides(p)
     args = p.parse_args(argv)
 
@@ -136,7 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         "kinds": kinds,
         "pens": pens,
         "dump": dump is not None,
+        "cache": Path(args.cache) if args.cache else None,
     }
+    if options["cache"] is not None:
+        options["cache"].mkdir(parents=True, exist_ok=True)
     total = Tally()
     groups: dict[str, dict[str, Tally]] = {g: defaultdict(Tally) for g in ("kind", "orientation", "pen", "layout")}
     per_image = []

@@ -234,8 +234,9 @@ class Reader:
             digit = (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)  # "not a digit" counts against
             # bars (a rule's piece, a page edge, a shadow's rim, a 1) read as 1s one way up and
             # are dashes (no candidates) turned by 90 degrees: only the other boxes vote
-            vote = orientation_voters(pre.boxes, cfg.orientation_bar)
-            upright = -sideways_evidence(pre.boxes[vote])
+            geometry = pre.boxes if pre.level_boxes is None else pre.level_boxes  # where digits stand upright
+            vote = orientation_voters(geometry, cfg.orientation_bar)
+            upright = -sideways_evidence(geometry[vote])
             cue = cfg.orientation_geometry * float(np.clip(upright, -1.0, 1.0))
             confidence[base] = float(digit[:n][vote].mean())
             confidence[base + 2] = float(digit[n : 2 * n][vote].mean())

@@ -19,6 +19,8 @@ from digitlens.preprocess.colour import best_channel, channel, has_colour, worki
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.illumination import background_copy, dark_ink, ink_strength
 from digitlens.preprocess.image import to_grey
+from digitlens.preprocess.level import boxes_back, level
+from digitlens.preprocess.lines import skew_angle
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.scale import finer_side, ink_pool_size, shrink_keeping_ink, writing_size
 from digitlens.preprocess.segment import Candidate, find_digits, label_components, member_mask
@@ -82,6 +84,9 @@ class Preprocessed:
     #: candidate indices -> the pair splits of those of them that may be two touching digits,
     #: normalised only when asked (the reader asks for the few it could not read whole)
     pairs: Callable[[Sequence[int]], tuple[Split, ...]] | None = field(default=None, repr=False, compare=False)
+    skew: float = 0.0  # degrees the writing's lines sloped by (positive: falling to the right) when it was levelled
+    #: boxes in the levelled frame (input scale), where the digits stand upright: what geometry cues judge
+    level_boxes: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         n = self.crops.shape[0]
@@ -214,7 +219,8 @@ def preprocess(
         before = _mark_pixels(drop_touching(mask, objects), config.min_height_px)
         if marks > max(config.object_gain * before, config.object_share * cv2.countNonZero(objects)):
             threshold, mask = revoted, beside  # the objects go too: their thickness would set the stroke width
-    mask, border = remove_border_runs(mask, config)
+    outside = None if surface is None else cv2.bitwise_not(surface.mask)
+    mask, border = remove_border_runs(mask, config, outside)
     cleaned, sw = clean(mask, config)
     clock.tick("threshold")
     if s < 1.0 and config.zoom_below > 0:
@@ -225,19 +231,35 @@ def preprocess(
             if side > 1.25 * config.max_side:
                 return preprocess(image, config.with_(max_side=side, zoom_below=0.0), keep_stages, timings)
     labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
+    unlevelled = cleaned.shape
+    back = None  # the levelled frame -> the working frame, when the writing was levelled
+    skew = 0.0
+    if config.level_skew > 0 and len(cands) >= 2:
+        skew = skew_angle(np.array([(c.x, c.y, c.w, c.h) for c in cands], np.float64))
+        if abs(skew) >= config.level_skew:  # a page photographed at a slant: read its lines level
+            stages_cleaned = cleaned
+            cleaned, ink, back = level(cleaned, ink, skew)
+            labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
+        else:
+            skew = 0.0
     clock.tick("segmentation")
 
     def normalised(group: list[Candidate]) -> tuple[np.ndarray, np.ndarray]:
         crops = np.zeros((len(group), C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
-        boxes = np.zeros((len(group), 4), np.int64)
         for i, c in enumerate(group):
             own = member_mask(labels, c)
             digit = grey_digit(own, ink[c.y : c.y2, c.x : c.x2]) if config.grey_crops else own.astype(np.uint8) * 255
             crops[i] = to_mnist(digit, config.stroke_target, config.stroke_tolerance, config.deskew)
-            x0, y0 = int(np.floor(c.x / s)), int(np.floor(c.y / s))
-            x1, y1 = min(W, int(np.ceil(c.x2 / s))), min(H, int(np.ceil(c.y2 / s)))
-            boxes[i] = (x0, y0, x1 - x0, y1 - y0)
-        return crops, boxes
+        return crops, to_input(np.array([(c.x, c.y, c.w, c.h) for c in group], np.float64).reshape(-1, 4))
+
+    def to_input(work: np.ndarray) -> np.ndarray:
+        """Boxes at working scale (levelled, if it was) -> int boxes in input pixels."""
+        if back is not None:
+            work = boxes_back(work, back, unlevelled)
+        x0, y0 = np.floor(work[:, 0] / s), np.floor(work[:, 1] / s)
+        x1 = np.minimum(W, np.ceil((work[:, 0] + work[:, 2]) / s))
+        y1 = np.minimum(H, np.ceil((work[:, 1] + work[:, 3]) / s))
+        return np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).astype(np.int64)
 
     crops, boxes = normalised(cands)
     lines = np.array([c.line for c in cands], np.int64)
@@ -256,9 +278,27 @@ def preprocess(
             "3_ink": (ink * 255).astype(np.uint8),
             "4_threshold": threshold,
             "5_rules_removed": cv2.bitwise_or(rules, border),
-            "6_cleaned": cleaned,
+            "6_cleaned": cleaned if back is None else stages_cleaned,
         }
+        if back is not None:
+            stages["7_levelled"] = cleaned
         if surface is not None:
             stages["0_surface"] = surface.mask
     outline = None if surface is None else (surface.polygon + 0.5) / s - 0.5
-    return Preprocessed(crops, boxes, lines, (H, W), dark, sw, stages, splits, outline, pairs if pair_pieces else None)
+    level_boxes = None
+    if back is not None:
+        level_boxes = np.array([(c.x, c.y, c.w, c.h) for c in cands], np.float64).reshape(-1, 4) / s
+    return Preprocessed(
+        crops,
+        boxes,
+        lines,
+        (H, W),
+        dark,
+        sw,
+        stages,
+        splits,
+        outline,
+        pairs if pair_pieces else None,
+        skew,
+        level_boxes,
+    )

@@ -354,19 +354,39 @@ def drop_touching(mask: np.ndarray, zone: np.ndarray) -> np.ndarray:
     return np.where(hit[labels], np.uint8(0), mask)
 
 
+def _outline_runs(labels: np.ndarray, stats: np.ndarray, outside: np.ndarray, config: PreprocessConfig) -> np.ndarray:
+    """bool [n]: the labelled regions lying along the edge of `outside` (255 beyond the surface).
+
+    The surface's outline is a convex hull a little off the sheet's real edge where the
+    frame cuts the sheet or its corner curls, so a sliver of desk or the sheet's shaded
+    rim is left inside it: a long thin piece hugging the outline, as the desk along the
+    frame hugs the border.
+    """
+    n = len(stats)
+    rim = cv2.dilate(outside, np.ones((3, 3), np.uint8))
+    contact = np.bincount(labels[rim > 0], minlength=n)
+    extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    drop = (contact >= config.border_run * extent) & (contact >= config.border_min_side * min(labels.shape))
+    drop[0] = False
+    return drop
+
+
 def remove_border_runs(
-    mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+    mask: np.ndarray, config: PreprocessConfig = PreprocessConfig(), outside: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Drop regions that run along the image border: the desk around a page or a note.
 
     A digit that touches the frame touches it with a stroke end or two; a page edge or
-    the desk beyond it lies along the border for much of its own length.
-    Returns (cleaned mask, removed regions).
+    the desk beyond it lies along the border for much of its own length.  With `outside`
+    (uint8, 255 beyond the writing surface), regions running along the surface's outline
+    go too.  Returns (cleaned mask, removed regions).
     """
     n, labels, stats = label_components(mask)
     if n <= 1:
         return mask, np.zeros_like(mask)
     drop = _border_runs(labels, stats, config)
+    if outside is not None and outside.any():
+        drop |= _outline_runs(labels, stats, outside, config)
     if not drop.any():
         return mask, np.zeros_like(mask)
     removed = drop[labels]

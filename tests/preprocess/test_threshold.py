@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess import PreprocessConfig, preprocess
-from digitlens.preprocess.threshold import binarize, faint_ridges, grow_into, not_writing
+from digitlens.preprocess.threshold import binarize, faint_ridges, grow_into, not_writing, remove_border_runs
 from tests.conftest import paper_with_digits
 
 
@@ -114,3 +114,21 @@ def test_a_bold_digit_alone_is_not_taken_for_an_object(mnist_test):
     on, off = preprocess(page), preprocess(page, PreprocessConfig(object_revote=0.0))
     assert len(on) == len(off) == 1
     assert np.array_equal(on.crops, off.crops)
+
+
+def test_a_sliver_along_the_surface_outline_goes_and_a_digit_touching_it_stays():
+    # the surface: a slanted sheet whose hull runs a little off its real edge
+    outside = np.zeros((400, 400), np.uint8)
+    cv2.fillPoly(outside, [np.array([[300, 0], [399, 0], [399, 399], [240, 399]], np.int32)], 255)
+    mask = np.zeros_like(outside)
+    # a sliver of desk inside the hull, hugging the outline for 200 px
+    cv2.line(mask, (297, 10), (269, 200), 255, 3)
+    # a digit-sized mark further down that touches the outline with one stroke end
+    cv2.ellipse(mask, (200, 300), (18, 28), 0, 0, 360, 255, 3)
+    cv2.line(mask, (218, 300), (262, 300), 255, 3)
+    mask[outside > 0] = 0
+    kept, removed = remove_border_runs(mask, PreprocessConfig(), outside)
+    assert removed[100:110, 275:295].any() and not kept[0:210, 240:300].any()  # the sliver went
+    assert kept[272, 200] == 255 and kept[300, 240] == 255  # the mark stayed whole
+    same, nothing = remove_border_runs(mask, PreprocessConfig())  # without the outline: kept
+    assert not nothing.any() and np.array_equal(same, mask)
