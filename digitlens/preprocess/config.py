@@ -82,6 +82,7 @@ class PreprocessConfig:
     fixed_level: int = 127  # the tutorial's global threshold, for method 'fixed'
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
+    rule_remnants: bool = True  # pieces of the mask lying wholly on a found rule are the rule's own, not pen
     rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image's longer side...
     rule_alone_length: float = 0.8  # ...and, unless it has parallel neighbours, this fraction of its own direction

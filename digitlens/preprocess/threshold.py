@@ -285,6 +285,22 @@ def remove_rules(
     faint = on_rule & (ink <= cut)
     cleaned = mask.copy()
     cleaned[faint] = 0
+    if config.rule_remnants:
+        # what is left of the rule itself: its darker grains and dashes, lying wholly on it
+        # and no thicker than it (a pale pen is no darker than the rule, so darkness alone
+        # cannot tell them apart); a pen crossing the rule runs on beyond it, and a digit
+        # on a fine grid, all of it near some line, is a blob far thicker than a line
+        near = cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0
+        n, labels, stats = label_components(cleaned)
+        if n > 1:
+            beyond = np.bincount(labels[(cleaned > 0) & ~near], minlength=n)
+            remnant = beyond == 0
+            remnant[0] = False
+            if remnant.any():
+                extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+                line = max(2.0, 1.5 * stroke_width(rules) + 1.0)
+                remnant &= stats[:, cv2.CC_STAT_AREA] <= line * extent
+                cleaned[remnant[labels]] = 0
     closed = cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     restore = faint & (closed > 0)
     cleaned[restore] = 255
