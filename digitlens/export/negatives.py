@@ -46,6 +46,15 @@ WEIGHTS = {
     "grain": 0.5,
     "texture": 1.5,
 }
+#: Opt-in family, not in the default draw (so the held-out set of FAMILIES stays what it was):
+#: digits lying sideways or upside down, which read as no digit (see `turned`).
+ALL_FAMILIES = (*FAMILIES, "turned")
+WEIGHTS["turned"] = 1.0
+#: Classes that are no digit turned by 180 degrees (an upside-down 6 is a 9; 0, 1 and 8 and a
+#: Z-like 2 or S-like 5 read as themselves) and by a quarter turn (a sideways 0, 1 or 8 is
+#: close to a wide 0 or 8 or a dash; a dash is the rule family's).
+TURN_HALF = (3, 4, 7)
+TURN_QUARTER = (2, 3, 4, 5, 6, 7, 9)
 OPERATORS = ("+", "-", "×", "÷", "=", ".", ",", ":", "/", "(", ")", "%")
 #: Letters that do not look like a digit when handwritten (no O o D l I i j Z z S s b g q B G T t).
 LETTERS = "acehkmnpruvwxyACEFHKLMNPRUVWXY"
@@ -212,6 +221,24 @@ def fragment(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray | 
         if (piece > 0.3).sum() >= 10:
             return piece
     return ink
+
+
+def turned(rng: np.random.Generator, digits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A digit lying sideways or upside down: what a photo read the wrong way up shows.
+
+    The orientation stage compares readings of a photo turned each way; a model that
+    calls a turned 3, 4 or 7 (or a sideways 2-7, 9) a digit gives the wrong way up as much
+    confidence as the right one.
+    """
+    for _ in range(50):
+        k = int(rng.integers(len(digits)))
+        half, quarter = int(labels[k]) in TURN_HALF, int(labels[k]) in TURN_QUARTER
+        if not (half or quarter):
+            continue
+        turns = ([2] if half else []) + ([1, 3] if quarter else [])
+        q = turns[int(rng.integers(len(turns)))]
+        return _digit_ink(np.ascontiguousarray(np.rot90(digits[k], q)), int(rng.integers(40, 80)))
+    return _digit_ink(np.ascontiguousarray(np.rot90(digits[0], 2)), 60)
 
 
 def pair(rng: np.random.Generator, digits: np.ndarray) -> np.ndarray:
@@ -416,6 +443,10 @@ def make(
                 raise ValueError(f"family {family!r} needs digit images")
             ink = fragment(rng, digits, labels) if family == "fragment" else pair(rng, digits)
             largest = False
+        elif family == "turned":
+            if digits is None or labels is None:
+                raise ValueError("family 'turned' needs digit images and their labels")
+            ink, largest = turned(rng, digits, labels), False
         elif family == "rule":
             ink, largest = rule(rng), False
         elif family == "edge":
@@ -429,7 +460,7 @@ def make(
         elif family == "texture":
             ink, largest = texture(rng), True
         else:
-            raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+            raise ValueError(f"unknown family {family!r}; choose from {', '.join(ALL_FAMILIES)}")
         crop = crop_from_ink(ink, rng, config, largest)
         if crop is not None and not looks_like_one(crop):
             return crop
@@ -444,14 +475,19 @@ def generate(
     families: tuple[str, ...] = FAMILIES,
     config: PreprocessConfig | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`count` non-digit crops -> (float32 [count, 28, 28] in 0..1, family index into FAMILIES [count]).
+    """`count` non-digit crops -> (float32 [count, 28, 28] in 0..1, family index into ALL_FAMILIES [count]).
 
     Families are drawn by WEIGHTS; `digits` (uint8 [N, 28, 28], e.g. MNIST train) feed the
-    fragment and pair families, which are skipped when no digits are given.
+    fragment and pair families, which are skipped when no digits are given, and with
+    their `labels` the turned family (opt-in: not in FAMILIES).
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
-    fams = [f for f in families if digits is not None or f not in ("fragment", "pair")]
+    fams = [
+        f
+        for f in families
+        if (digits is not None or f not in ("fragment", "pair")) and (labels is not None or f != "turned")
+    ]
     if not fams:
         raise ValueError("no family to draw from")
     p = np.array([WEIGHTS[f] for f in fams], np.float64)
@@ -460,4 +496,4 @@ def generate(
     crops = np.zeros((count, C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)
     for i, k in enumerate(pick):
         crops[i] = make(rng, fams[k], digits, labels, config)
-    return crops, np.array([FAMILIES.index(fams[k]) for k in pick], np.int64)
+    return crops, np.array([ALL_FAMILIES.index(fams[k]) for k in pick], np.int64)

@@ -77,6 +77,12 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
         "--negatives", type=int, default=0, help="generated non-digit crops, needs --classes 11 (default: 0)"
     )
     p.add_argument(
+        "--turned",
+        type=int,
+        default=0,
+        help="MNIST digits turned sideways or upside down, as more non-digits, needs --classes 11 (default: 0)",
+    )
+    p.add_argument(
         "--scenes", type=int, default=0, help="generated photos whose pipeline crops join training (default: 0)"
     )
     p.add_argument(
@@ -157,6 +163,15 @@ def extra_data(
         x, _ = _cached(cache, f"neg_{n_neg}_s{seed}_{tag}", lambda: neg.generate(n_neg, seed, digits, labels))
         xs.append(x)
         ys.append(np.full(len(x), NOT_DIGIT, np.int64))
+    n_turn = round(getattr(args, "turned", 0) * scale)
+    if n_turn:
+        x, _ = _cached(
+            cache,
+            f"turned_{n_turn}_s{seed}_{tag}",
+            lambda: neg.generate(n_turn, seed + 7, digits, labels, families=("turned",)),
+        )
+        xs.append(x)
+        ys.append(np.full(len(x), NOT_DIGIT, np.int64))
     n_sc = round(args.scenes * scale)
     if n_sc:
         x, y = _cached(cache, f"scenes_{n_sc}_s{seed}_{tag}", lambda: scene_crops(n_sc, digits, labels, seed))
@@ -183,8 +198,8 @@ def all_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 1000) -> to
 
 def train(args: argparse.Namespace) -> dict:
     """Train, select by validation accuracy, test once; return the metrics written to JSON."""
-    if (args.negatives or args.scenes) and args.classes != 11:
-        raise ValueError("--negatives and --scenes need --classes 11")
+    if (args.negatives or args.scenes or getattr(args, "turned", 0)) and args.classes != 11:
+        raise ValueError("--negatives, --turned and --scenes need --classes 11")
     if args.epochs < 0 or (args.epochs == 0 and not args.init):
         raise ValueError("--epochs must be positive, or 0 with --init (calibrate and test that model)")
     if args.threads:
@@ -204,13 +219,13 @@ def train(args: argparse.Namespace) -> dict:
     x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
     n_mnist_val = len(x_val)
     n_neg_val = 0
-    if args.classes == 11 and (args.negatives or args.scenes):
+    if args.classes == 11 and (args.negatives or args.scenes or getattr(args, "turned", 0)):
         imgs, lbls = train_split.images[: len(x_all)], train_split.labels[: len(x_all)]
         ti, vi = np.sort(train_idx.numpy()), np.sort(val_idx.numpy())
         x_extra, y_extra = extra_data(args, imgs[ti], lbls[ti], args.seed)
         # validation extras: other seeds, made from the validation digits only
         xv_extra, yv_extra = extra_data(args, imgs[vi], lbls[vi], args.seed + 1000, scale=0.15)
-        n_neg_val = round(args.negatives * 0.15)
+        n_neg_val = round(args.negatives * 0.15) + round(getattr(args, "turned", 0) * 0.15)
         x_train, y_train = torch.cat([x_train, x_extra]), torch.cat([y_train, y_extra])
         x_val, y_val = torch.cat([x_val, xv_extra]), torch.cat([y_val, yv_extra])
         print(

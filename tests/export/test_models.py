@@ -225,3 +225,15 @@ def test_epochs_zero_needs_a_checkpoint(short_run, tmp_path):
     args, _, _ = short_run
     with pytest.raises(ValueError, match="--init"):
         train.train(argparse.Namespace(**{**vars(args), "out": str(tmp_path), "init": None, "epochs": 0}))
+
+
+def test_turned_digits_join_the_training_data_as_not_digits(short_run, tmp_path, mnist_test):
+    args, _, _ = short_run
+    args2 = argparse.Namespace(**{**vars(args), "cache": str(tmp_path), "classes": 11, "negatives": 0, "turned": 12})
+    x, y = train.extra_data(args2, mnist_test.images[:300], mnist_test.labels[:300], seed=4)
+    assert x.shape == (12, 1, 28, 28) and (y == 10).all()
+    assert (x.amax(dim=(1, 2, 3)) > 0.5).all()
+    again, _ = train.extra_data(args2, mnist_test.images[:300], mnist_test.labels[:300], seed=4)  # from the cache
+    assert torch.equal(x, again) and any(p.name.startswith("turned_12_s4") for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match="--classes 11"):
+        train.train(argparse.Namespace(**{**vars(args), "turned": 5}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -38,11 +39,32 @@ def test_generate_is_deterministic_and_shaped_like_mnist_crops(digits):
     assert np.abs(cy - 13.5).max() < 2.5 and np.abs(cx - 13.5).max() < 2.5
 
 
-@pytest.mark.parametrize("family", neg.FAMILIES)
+@pytest.mark.parametrize("family", neg.ALL_FAMILIES)
 def test_every_family_makes_marks(family, digits):
     rng = np.random.default_rng(1)
     crops = np.stack([neg.make(rng, family, *digits) for _ in range(5)])
     assert crops.shape == (5, 28, 28) and (crops.reshape(5, -1).max(1) > 0.5).all()
+
+
+def test_turned_digits_are_opt_in_and_only_of_classes_that_turn_into_no_digit(digits):
+    _, fam = neg.generate(30, 2, *digits)
+    assert neg.ALL_FAMILIES.index("turned") not in set(fam.tolist())  # the default draw: as before
+    # an asymmetric mark: a bar with a foot to the right, so each turn is told apart
+    img = np.zeros((28, 28), np.uint8)
+    img[4:24, 12:15] = 255
+    img[21:24, 12:22] = 255
+    labels = np.array([7, 1, 8, 0], np.uint8)  # only the 7 may be turned
+    digits = np.stack([img, np.zeros_like(img), np.zeros_like(img), np.zeros_like(img)])
+    rng = np.random.default_rng(5)
+    upright = img[4:24, 12:22].astype(np.float32) / 255
+    for _ in range(12):  # blank images stand for the 1, 8 and 0: drawing one would fail
+        ink = neg.turned(rng, digits, labels)
+        same = cv2.resize(upright, (ink.shape[1], ink.shape[0]), interpolation=cv2.INTER_AREA)
+        assert float(np.corrcoef(same.ravel(), ink.ravel())[0, 1]) < 0.5  # the 7 was turned
+    crops, fam = neg.generate(6, 2, digits, labels, families=("turned",))
+    assert set(fam.tolist()) == {neg.ALL_FAMILIES.index("turned")} and (crops.reshape(6, -1).max(1) > 0.5).all()
+    with pytest.raises(ValueError, match="labels"):
+        neg.make(np.random.default_rng(0), "turned", digits)
 
 
 def test_families_follow_their_weights_and_need_digits_for_pieces(digits):
