@@ -205,7 +205,8 @@ def preprocess(
         noise_from = on_surface
     threshold = binarize(ink, grey, dark, config, exclude=exclude, noise_from=noise_from)
     mask = remove_rules(threshold, ink, rules, config)
-    objects = not_writing(mask, config) if config.object_revote and config.threshold == "otsu" else None
+    outside = None if surface is None else cv2.bitwise_not(surface.mask)
+    objects = not_writing(mask, config, outside) if config.object_revote and config.threshold == "otsu" else None
     if objects is not None and cv2.countNonZero(objects) >= config.object_vote * cv2.countNonZero(mask) > 0:
         # a pen on the page or a strip of desk is no ink, so it must not set the ink level
         # either: one dark object pulls Otsu's level above a pale pen's strokes.  The new
@@ -219,7 +220,6 @@ def preprocess(
         before = _mark_pixels(drop_touching(mask, objects), config.min_height_px)
         if marks > max(config.object_gain * before, config.object_share * cv2.countNonZero(objects)):
             threshold, mask = revoted, beside  # the objects go too: their thickness would set the stroke width
-    outside = None if surface is None else cv2.bitwise_not(surface.mask)
     mask, border = remove_border_runs(mask, config, outside)
     cleaned, sw = clean(mask, config)
     clock.tick("threshold")

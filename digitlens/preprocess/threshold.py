@@ -324,17 +324,24 @@ def _border_runs(labels: np.ndarray, stats: np.ndarray, config: PreprocessConfig
     return drop
 
 
-def not_writing(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+def not_writing(
+    mask: np.ndarray, config: PreprocessConfig = PreprocessConfig(), outside: np.ndarray | None = None
+) -> np.ndarray:
     """uint8 mask of the regions of a threshold that are objects, not pen strokes.
 
     A pen or a phone lying on the page, the strip of desk beside it, a punched hole: each
     is solid (it fills most of its smallest rotated rectangle) and thick (its inscribed
     disc is `object_thickness` of the image's short side or more), where a stroke is a
-    thin curve; and the desk along the frame runs along the border.  None of them is
-    writing, so none of them should set the ink level (see binarize's `exclude`).
+    thin curve; and the desk along the frame runs along the border, or along the surface's
+    outline (`outside`: 255 beyond the surface) where the hull cuts a sliver of it.  None of
+    them is writing, so none of them should set the ink level (see binarize's `exclude`).
     """
     thick = config.object_thickness * min(mask.shape)
     on_border = mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
+    rim = None
+    if outside is not None and outside.any():
+        rim = cv2.dilate(outside, np.ones((3, 3), np.uint8))
+        on_border = on_border or bool(cv2.bitwise_and(rim, mask).any())
     side = int(thick / np.sqrt(2))  # a disc `thick` across holds a square this wide
     if not on_border and (thick <= 0 or side < 2 or not cv2.erode(mask, np.ones((side, side), np.uint8)).any()):
         return np.zeros_like(mask)  # nothing along the border, nothing thick: no labelling (every frame)
@@ -342,6 +349,8 @@ def not_writing(mask: np.ndarray, config: PreprocessConfig = PreprocessConfig())
     if n <= 1:
         return np.zeros_like(mask)
     drop = _border_runs(labels, stats, config)
+    if outside is not None and rim is not None:
+        drop |= _outline_runs(labels, stats, outside, config)
     if thick > 0:
         wide = np.flatnonzero(np.minimum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]) >= thick)
         wide = wide[(wide > 0) & ~drop[wide]]
@@ -380,6 +389,7 @@ def _outline_runs(labels: np.ndarray, stats: np.ndarray, outside: np.ndarray, co
     """
     n = len(stats)
     rim = cv2.dilate(outside, np.ones((3, 3), np.uint8))
+    rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = 255  # the frame goes on the outline where it cuts the sheet
     contact = np.bincount(labels[rim > 0], minlength=n)
     extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
     drop = (contact >= config.border_run * extent) & (contact >= config.border_min_side * min(labels.shape))

@@ -132,3 +132,7 @@ def test_a_sliver_along_the_surface_outline_goes_and_a_digit_touching_it_stays()
     assert kept[272, 200] == 255 and kept[300, 240] == 255  # the mark stayed whole
     same, nothing = remove_border_runs(mask, PreprocessConfig())  # without the outline: kept
     assert not nothing.any() and np.array_equal(same, mask)
+    # nor does the sliver vote for the ink level: it is an object, the mark is not
+    objects = not_writing(mask, PreprocessConfig(), outside)
+    assert objects[100:110, 275:295].any() and not objects[250:350, 150:270].any()
+    assert not not_writing(mask, PreprocessConfig()).any()
