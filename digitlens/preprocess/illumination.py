@@ -124,7 +124,12 @@ def background_copy(grey: np.ndarray, config: PreprocessConfig = PreprocessConfi
     return _small(grey, config.background_side)
 
 
-def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), small: np.ndarray | None = None) -> bool:
+def dark_ink(
+    grey: np.ndarray,
+    config: PreprocessConfig = PreprocessConfig(),
+    small: np.ndarray | None = None,
+    prior: bool | None = None,
+) -> bool:
     """True when the marks are darker than their background (pen on paper).
 
     Three cues: which phase is thin (decisive unless thick pens make the gaps as thin as
@@ -134,12 +139,18 @@ def dark_ink(grey: np.ndarray, config: PreprocessConfig = PreprocessConfig(), sm
     On 1,196 generated photos with digits (seeds 3, 7, 13, 17) this errs on 3, a plain
     majority of the three on 7, the thin-phase cue backed by the local median alone on
     11 (`python benchmarks/polarity_eval.py`).
+
+    `prior`: what the scene says when the thin-phase cue is not decisive (a sheet found
+    brighter than the desk around it carries pen, not chalk); then the other two cues,
+    which a band of light or shadow across the sheet can sway, are not asked.
     """
     if config.invert is not None:
         return bool(config.invert)
     thin = thin_phase_vote(grey, config)
     if max(thin) > config.polarity_margin * min(thin):
         return thin[0] >= thin[1]
+    if prior is not None:
+        return prior
     if small is None:  # both cues look at the same copy (see `background_copy`)
         small = _small(grey, config.background_side)
     return _lean(thin) + _lean(residual_vote(small, config)) + _lean(global_vote(small, config)) >= 0

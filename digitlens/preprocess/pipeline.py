@@ -162,8 +162,10 @@ def preprocess(
     )
     clock.tick("convert")
     surface = None
+    sheet = False  # a sheet brighter than its desk was found: pen on paper, unless the strokes say otherwise
     if config.find_surface:  # a sheet brighter than its desk, else a board darker than its wall
         surface = find_surface(grey, True, config)
+        sheet = surface is not None
         if surface is None and float(fast_median(grey[::8, ::8].ravel())) < config.board_max_level:
             surface = find_surface(grey, False, config)  # a dark board fills much of the frame
     clock.tick("surface")
@@ -178,7 +180,7 @@ def preprocess(
     # the ink's polarity is judged on the surface alone: a desk around a sheet outweighs it
     on_surface = grey if surface is None else _within(grey, surface.mask)
     small = background_copy(grey, config) if on_surface is grey else None  # shrunk once for both
-    dark = dark_ink(on_surface, config, small)
+    dark = dark_ink(on_surface, config, small, prior=True if sheet else None)
     pool = ink_pool_size(1.0 / s, config.ink_pool)
     if pool > 1:  # a big photo: shrink it again, keeping its thin strokes' contrast
         if best < 0:

@@ -237,3 +237,21 @@ def test_the_shaded_edge_of_a_thick_brush_stroke_is_no_rule():
     img = cv2.GaussianBlur(img, (0, 0), 5)
     pre = preprocess(img)
     assert len(pre) == 1 and pre.boxes[0][3] > 250  # one digit, its long stem included
+
+
+def test_a_sheet_found_on_a_desk_settles_polarity_only_when_the_strokes_do_not(mnist_test):
+    from digitlens.preprocess.illumination import dark_ink, thin_phase_vote
+
+    cfg = PreprocessConfig()
+    page, _ = paper_with_digits([mnist_test.images[i] for i in range(4)])
+    img = page.astype(np.float32) / 255  # the pipeline's grey: float 0..1
+    thin = thin_phase_vote(img, cfg)
+    assert max(thin) > cfg.polarity_margin * min(thin)  # thin dark strokes: decisive...
+    assert dark_ink(img, cfg, prior=False) and dark_ink(img, cfg, prior=True)  # ...whatever the scene says
+    # blotches as wide as the gaps between them: no thin phase, so the scene's word decides
+    rng = np.random.default_rng(3)
+    blotches = cv2.resize(rng.uniform(0, 255, (12, 16)).astype(np.float32), (640, 480), interpolation=cv2.INTER_CUBIC)
+    blotches = np.clip(blotches / 255, 0, 1)
+    thin = thin_phase_vote(blotches, cfg)
+    assert max(thin) <= cfg.polarity_margin * min(thin)
+    assert dark_ink(blotches, cfg, prior=True) and not dark_ink(blotches, cfg, prior=False)
