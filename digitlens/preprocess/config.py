@@ -72,6 +72,10 @@ class PreprocessConfig:
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
     min_contrast: float = 0.18  # ink must be at least 18% darker than its local paper: blank pages stay blank
+    quiet_contrast: float = 0.11  # ...or this much on quiet paper (0: never), where the paper's ink field...
+    quiet_quantile: float = 90.0  # ...at this percentile...
+    quiet_factor: float = 3.0  # ...times this stays under the floor (pale ballpoint on clean paper)
+    quiet_stride: int = 5  # the percentile is taken over every this-many-th voting pixel (time)
     adaptive_block: float = 0.05  # adaptive window as a fraction of the short side
     hysteresis: float = 0.0  # ink down to this fraction of the floor joins a stroke clearing it (0: off; 0.5 neutral)
     hysteresis_gain: float = 8.0  # ...unless that grows the stroke's piece past this many times its strong pixels

@@ -205,7 +205,8 @@ def preprocess(
     else:  # only the surface votes, and its own grain sets the noise floor
         exclude = cv2.bitwise_or(rules, np.where(surface.mask > 0, np.uint8(0), np.uint8(255)))
         noise_from = on_surface
-    threshold = binarize(ink, grey, dark, config, exclude=exclude, noise_from=noise_from)
+    quiet = not rules.any()  # ruled paper is not quiet: a faint rule's untraced stretches would pass a low floor
+    threshold = binarize(ink, grey, dark, config, exclude=exclude, noise_from=noise_from, quiet=quiet)
     mask = remove_rules(threshold, ink, rules, config)
     outside = None if surface is None else cv2.bitwise_not(surface.mask)
     objects = not_writing(mask, config, outside) if config.object_revote and config.threshold == "otsu" else None
@@ -216,7 +217,9 @@ def preprocess(
         # digit alone in the frame looks solid too, and nothing lies beside it)
         reach = max(1, round(config.object_revote * min(ink.shape)))
         apart = cv2.dilate(objects, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach + 1, 2 * reach + 1)))
-        revoted = binarize(ink, grey, dark, config, exclude=cv2.bitwise_or(exclude, apart), noise_from=noise_from)
+        revoted = binarize(
+            ink, grey, dark, config, exclude=cv2.bitwise_or(exclude, apart), noise_from=noise_from, quiet=quiet
+        )
         beside = drop_touching(remove_rules(revoted, ink, rules, config), objects)
         marks = _mark_pixels(beside, config.min_height_px)
         before = _mark_pixels(drop_touching(mask, objects), config.min_height_px)

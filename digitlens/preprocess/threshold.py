@@ -11,7 +11,7 @@ import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.segment import label_components
-from digitlens.preprocess.stats import fast_median
+from digitlens.preprocess.stats import fast_median, fast_percentile
 
 
 def noise_sigma(grey: np.ndarray) -> float:
@@ -30,11 +30,14 @@ def binarize(
     config: PreprocessConfig = PreprocessConfig(),
     exclude: np.ndarray | None = None,
     noise_from: np.ndarray | None = None,
+    quiet: bool = True,
 ) -> np.ndarray:
     """uint8 mask (255 = ink) by the configured method; `exclude` pixels do not vote in Otsu.
 
     `noise_from`: the grey image whose noise sets the floor (the writing surface, so a
     textured desk around it does not raise the floor over pale ink); default `grey`.
+    `quiet`: the floor may drop to `quiet_contrast` on quiet paper (not on ruled paper,
+    where what rule tracing missed of a faint rule would pass it too).
     """
     if config.threshold == "fixed":
         g8 = (grey * 255).astype(np.uint8)
@@ -43,12 +46,19 @@ def binarize(
     ink8 = (ink * 255).astype(np.uint8)
     # ink must stand clear of the noise as well as of the paper
     sigma = noise_sigma(grey if noise_from is None else noise_from)
-    floor = round(min(0.95, max(config.min_contrast, config.noise_factor * sigma)) * 255)
+    contrast = min(0.95, max(config.min_contrast, config.noise_factor * sigma))
+    voters = ink8 if exclude is None or not exclude.any() else ink8[exclude == 0].reshape(1, -1)
+    if quiet and 0 < config.quiet_contrast < contrast and voters.size:
+        # quiet paper: where nine pixels in ten of the paper's own ink field are near zero (no
+        # grain, no texture, no shadow left), a pale pen at 11 % stands clear of it; grainy
+        # paper keeps the floor (its field's upper decile sets it)
+        field = float(fast_percentile(voters.ravel()[:: config.quiet_stride], config.quiet_quantile)) / 255
+        contrast = min(contrast, max(config.quiet_contrast, config.noise_factor * sigma, config.quiet_factor * field))
+    floor = round(contrast * 255)
     if config.threshold == "adaptive":
         block = max(3, int(min(ink.shape) * config.adaptive_block) | 1)
         local = cv2.adaptiveThreshold(ink8, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, block, -floor / 2)
         return _unless_noise(cv2.bitwise_and(local, cv2.threshold(ink8, floor, 255, cv2.THRESH_BINARY)[1]), config)
-    voters = ink8 if exclude is None or not exclude.any() else ink8[exclude == 0].reshape(1, -1)
     level, _ = cv2.threshold(voters, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     high = max(level, floor)
     mask = cv2.threshold(ink8, high, 255, cv2.THRESH_BINARY)[1]

@@ -43,7 +43,7 @@ def _pale_stroke(core: float, tail: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_hysteresis_follows_a_stroke_under_the_floor_and_nothing_else():
-    cfg = PreprocessConfig()
+    cfg = PreprocessConfig(quiet_contrast=0.0)  # the floor stays at min_contrast however quiet the paper
     ink, grey = _pale_stroke(core=cfg.min_contrast + 0.03, tail=0.8 * cfg.min_contrast)
     cfg = cfg.with_(hysteresis=0.5, hysteresis_reach=100.0)  # the whole faint stretch, however long
     without = binarize(ink, grey, True, cfg.with_(hysteresis=0.0))
@@ -51,6 +51,24 @@ def test_hysteresis_follows_a_stroke_under_the_floor_and_nothing_else():
     mask = binarize(ink, grey, True, cfg)
     assert mask[60, 20:180].all()  # the faint stretch joins the stroke it continues
     assert not mask[100].any()  # a faint line with no strong part stays paper
+
+
+def test_a_pale_pen_clears_the_floor_on_quiet_paper_but_not_on_grainy_or_ruled_paper():
+    cfg = PreprocessConfig()
+    pale = 0.8 * cfg.min_contrast  # under the floor, over the quiet floor
+    assert cfg.quiet_contrast < pale
+    ink, grey = _pale_stroke(core=pale, tail=pale)
+    quiet = binarize(ink, grey, True, cfg)
+    assert quiet[60, 20:180].all() and quiet[100, 20:180].all()  # on clean paper: both strokes are ink
+    assert not binarize(ink, grey, True, cfg, quiet=False).any()  # ruled paper keeps the floor
+    assert not binarize(ink, grey, True, cfg.with_(quiet_contrast=0.0)).any()
+    # grain: a field whose upper decile is 6 % ink keeps the floor over it, pale strokes and all
+    rng = np.random.default_rng(1)
+    grain = cv2.GaussianBlur(rng.uniform(0, 1, ink.shape).astype(np.float32), (0, 0), 2.0)
+    grain = 0.06 * grain / float(np.percentile(grain, 90))
+    grainy = np.maximum(ink, grain).astype(np.float32)
+    mask = binarize(grainy, 0.9 * (1 - grainy), True, cfg)
+    assert not mask[60, 20:180].any() and cv2.countNonZero(mask) < 0.01 * mask.size
 
 
 def test_hysteresis_never_goes_under_the_noise():
