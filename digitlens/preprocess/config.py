@@ -112,10 +112,22 @@ class PreprocessConfig:
     # --- morphology --------------------------------------------------------------------
     open_above_stroke: float = 4.0  # open (erode+dilate) away specks only when strokes are at least this wide (px)
     close_stroke_frac: float = 0.5  # close gaps up to this multiple of the stroke width (broken strokes)
+    # --- lines drawn under the writing (underline) ----------------------------------------
+    underline_length: float = 1.5  # a level run this many times longer than its piece is tall is a line drawn
+    #   under or through the writing (an underline, a sum's bar, a strip's one rule), not a digit's stroke (0: off)
+    underline_min_strokes: float = 12.0  # ...and at least this many pen widths long...
+    underline_thickness: float = 2.0  # ...and no thicker than this many pen widths...
+    underline_height: float = 3.0  # ...in a piece this many times taller than the line is thick (digits hang on it)
+    underline_writing: float = 2.0  # ...and this many times the writing's size (its pieces' typical smaller side)
     # --- segmentation ------------------------------------------------------------------
     min_height_px: int = 8  # nothing shorter than this (at working scale) is a digit
     min_height_frac: float = 0.35  # ...nor shorter than this fraction of the median digit height
     max_height_ratio: float = 3.0  # ...nor taller than this many median digit heights (an edge, a stray stroke)
+    small_writing: int = 6  # when at least this many digit-shaped pieces (and 3x those kept) are too small
+    #   for the digit height found, that height was set by an object (a pen, a sheet's edge): the small
+    #   pieces are the writing, read at their own height (0: never)...
+    small_alike: float = 2.0  # ...when alike in height (upper quartile within this many times the lower)...
+    small_ink: float = 0.2  # ...and together carrying this share of the ink of the pieces that height keeps
     max_height_frac: float = 0.95  # a blob taller than this fraction of the image is the page edge or a shadow
     min_ink_ratio: float = 0.025  # ink pixels / box area: below is a thin curve or frame, not a digit...
     min_ink_strokes: float = 1.0  # ...or, if lower, this many pen widths / box side (a thin brush; a 7 has ~2)

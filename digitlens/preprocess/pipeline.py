@@ -35,6 +35,7 @@ from digitlens.preprocess.threshold import (
     remove_border_runs,
     remove_rules,
 )
+from digitlens.preprocess.underline import cut_underlines
 
 
 def _mark_pixels(mask: np.ndarray, min_side: int) -> int:
@@ -235,6 +236,7 @@ def preprocess(
             side = finer_side((H, W), s, size, config.zoom_target, config.zoom_max_pixels)
             if side > 1.25 * config.max_side:
                 return preprocess(image, config.with_(max_side=side, zoom_below=0.0), keep_stages, timings)
+    cleaned, underlines = cut_underlines(cleaned, sw, config)
     labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
     unlevelled = cleaned.shape
     back = None  # the levelled frame -> the working frame, when the writing was levelled
@@ -244,6 +246,7 @@ def preprocess(
         if abs(skew) >= config.level_skew:  # a page photographed at a slant: read its lines level
             stages_cleaned = cleaned
             cleaned, ink, back = level(cleaned, ink, skew)
+            cleaned = cut_underlines(cleaned, sw, config)[0]  # an underline sloping with the writing is level now
             labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
         else:
             skew = 0.0
@@ -282,7 +285,7 @@ def preprocess(
             "2_background": (np.clip(background, 0, 1) * 255).astype(np.uint8),
             "3_ink": (ink * 255).astype(np.uint8),
             "4_threshold": threshold,
-            "5_rules_removed": cv2.bitwise_or(rules, border),
+            "5_rules_removed": cv2.bitwise_or(cv2.bitwise_or(rules, border), underlines),
             "6_cleaned": cleaned if back is None else stages_cleaned,
         }
         if back is not None:

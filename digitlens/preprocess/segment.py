@@ -199,6 +199,32 @@ def reference_height(cands: list[Candidate], config: PreprocessConfig) -> float:
     return float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
+def writing_height(cands: list[Candidate], config: PreprocessConfig) -> float:
+    """The digit height of `reference_height`, unless an object set it.
+
+    A pen lying on the page, or a sheet's edge fused with its shadow, can carry more ink
+    than a whole page of small digits and so win the ink-weighted vote; the digits are then
+    many and all too small for that height.  When at least `small_writing` pieces (and three
+    times as many as that height keeps) are too small for it, alike in height (quartiles
+    within `small_alike`) and together at least `small_ink` of the ink of what it keeps,
+    they are the writing and their own height is the digit height (the crumbs and specks
+    around one big digit are few in ink and of every size).
+    """
+    ref_h = reference_height(cands, config)
+    if config.small_writing <= 0:
+        return ref_h
+    low = config.min_height_frac * ref_h
+    small = [c for c in cands if config.min_height_px <= c.h < low]
+    fitting = [c for c in cands if low <= c.h <= config.max_height_ratio * ref_h]
+    if len(small) < max(config.small_writing, 3 * len(fitting)):
+        return ref_h
+    heights = np.array([c.h for c in small], np.float64)
+    q25, q75 = np.percentile(heights, [25, 75])
+    alike = q75 <= config.small_alike * q25  # digits of one hand, not specks and crumbs of every size
+    inky = sum(c.ink for c in small) >= config.small_ink * sum(c.ink for c in fitting)  # not a big digit's crumbs
+    return reference_height(small, config) if alike and inky else ref_h
+
+
 def digit_shaped(
     c: Candidate,
     labels: np.ndarray,
@@ -272,10 +298,10 @@ def find_digits(
         return labels, [], [], {}
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
-    ref_h = reference_height(shaped or cands, config)
+    ref_h = writing_height(shaped or cands, config)
     merged = merge_fragments([c for c in cands if c.h < config.max_height_ratio * ref_h], ref_h, config)
     keep = [c for c in merged if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
-    ref_h = reference_height(keep, config) if keep else ref_h
+    ref_h = writing_height(keep, config) if keep else ref_h
     keep = [
         c
         for c in keep

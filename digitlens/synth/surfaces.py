@@ -216,6 +216,8 @@ def write_page(
                     x += m.shape[1] + gap * cd * rng.uniform(0.5, 1.0)
                 if x > x_max:
                     break
+    drawn = underlines(glyphs, pen, cd) if layout in ("line", "lines", "blocks") and glyphs else []
+    glyphs += drawn
     # the writing's extent
     x0 = min(g[1] for g in glyphs)
     y0 = min(g[2] for g in glyphs)
@@ -249,7 +251,7 @@ def write_page(
         colour_name = str(tint)
     img = paper(rng, H, W, colour)
     alpha = np.ones((H, W), np.float32)
-    meta: dict = {}
+    meta: dict = {"underlines": len(drawn)} if drawn else {}
     rule_col = tuple(float(c) for c in np.array([225, 185, 150]) * rng.uniform(0.85, 1.05))
     if ruled:
         g = pitch * cd
@@ -318,6 +320,50 @@ def write_page(
             pts = np.stack([xs + xa + 0.5, ys + ya + 0.5], axis=1).astype(np.float32)
             digits.append(Written(lab, r, b, pts))
     return Page(img, alpha, digits, (tb[0], tb[1], tb[2], tb[3]), cd, surface, colour_name, n_marks, meta)
+
+
+def underlines(
+    glyphs: list[tuple[np.ndarray, float, float, int | None, int, int]], pen: Pen, cd: float, share: float = 0.2
+) -> list[tuple[np.ndarray, float, float, int | None, int, int]]:
+    """Lines drawn in the pen under a row of writing (an underline, a sum's bar), touching its digits.
+
+    On `share` of the pages with rows.  Drawn from a generator of its own, seeded by the
+    page's writing, so that pages without a line (and every later draw of the scene) stay
+    as they were before this case was added.
+    """
+    first = glyphs[0]
+    rng = np.random.default_rng([abs(round(v)) for v in (len(glyphs), cd * 1000, first[1] * 100, first[2] * 100)])
+    if rng.random() >= share:
+        return []
+    rows = sorted({g[4] for g in glyphs})
+    chosen = rows if rng.random() < 0.3 else [rows[int(rng.integers(len(rows)))]]
+    out: list[tuple[np.ndarray, float, float, int | None, int, int]] = []
+    for r in chosen:
+        row = [g for g in glyphs if g[4] == r]
+        x0 = min(g[1] for g in row) - rng.uniform(0.0, 0.4) * cd
+        x1 = max(g[1] + g[0].shape[1] for g in row) + rng.uniform(0.0, 0.4) * cd
+        bottom = [  # where each digit's ink ends (its render has a margin below)
+            (g[1] + g[0].shape[1] / 2, g[2] + np.nonzero(g[0].max(axis=1) > 0.05)[0].max())
+            for g in row
+            if g[3] is not None
+        ]
+        if len(bottom) < 2 or x1 - x0 < 2 * cd:
+            continue
+        bx, by = np.array(bottom).T
+        slope, base = np.polyfit(bx - x0, by, 1)
+        stroke = max(pen.min_width, pen.width * cd) * rng.uniform(0.8, 1.2)
+        drop = rng.uniform(-0.05, 0.08) * cd  # at the digits' feet: touching some, crossing others
+        w = int(np.ceil(x1 - x0)) + 4
+        rise = slope * w
+        pad = int(np.ceil(abs(rise) + 3 * stroke + 0.1 * cd)) + 2
+        h = 2 * pad
+        canvas = np.zeros((h, w), np.float32)
+        xs = np.linspace(2, w - 3, 12)
+        ys = pad + slope * xs + rng.normal(0, 0.02 * cd, xs.size).cumsum() * 0.3  # a hand's gentle wobble
+        pts = np.round(np.stack([xs, ys], axis=1) * 8).astype(np.int32)
+        cv2.polylines(canvas, [pts.reshape(-1, 1, 2)], False, 1.0, max(1, round(stroke)), cv2.LINE_AA, shift=3)
+        out.append((mark_alpha(canvas, pen, rng), float(x0), float(base + drop - pad), None, r, 0))
+    return out
 
 
 # ---------------------------------------------------------------- other objects

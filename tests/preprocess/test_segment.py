@@ -1,0 +1,40 @@
+"""Segmentation: the digit height is the writing's, not an object's that outweighs it."""
+
+import cv2
+import numpy as np
+
+from digitlens.inference import Reader
+from digitlens.preprocess import PreprocessConfig
+from digitlens.preprocess.segment import Candidate, reference_height, writing_height
+from tests.conftest import paper_with_digits
+
+
+def _cand(h: int, ink: int, w: int | None = None) -> Candidate:
+    return Candidate(0, 0, w or max(2, h * 2 // 3), h, [1], ink)
+
+
+def test_many_alike_small_pieces_beside_one_heavy_object_set_the_height():
+    digits = [_cand(18 + (i % 4), 40) for i in range(20)]  # a page of small digits: 800 px of ink
+    pen = _cand(90, 1500)  # a pen lying on it: more ink than all of them
+    assert reference_height([*digits, pen], PreprocessConfig()) == 90
+    assert 18 <= writing_height([*digits, pen], PreprocessConfig()) <= 21
+    assert writing_height([*digits, pen], PreprocessConfig(small_writing=0)) == 90  # off
+
+
+def test_crumbs_around_one_big_digit_do_not():
+    rng = np.random.default_rng(0)
+    crumbs = [_cand(int(h), int(h)) for h in rng.integers(8, 60, 12)]  # specks of every size, little ink
+    digit = _cand(300, 9000)
+    assert writing_height([*crumbs, digit], PreprocessConfig()) == 300
+    few = [_cand(20, 40) for _ in range(3)]  # nor do a few small digits beside a big one
+    assert writing_height([*few, _cand(90, 1500)], PreprocessConfig()) == 90
+
+
+def test_small_digits_beside_a_pen_lying_on_the_page_are_read(mnist_test):
+    idx = list(range(10, 22))
+    img, _ = paper_with_digits([mnist_test.images[i] for i in idx], height=22, size=(640, 480), origin=(60, 300))
+    cv2.line(img, (380, 40), (520, 220), 25, 14)  # a dark pen, heavier in ink than all the digits
+    truth = "".join(str(mnist_test.labels[i]) for i in idx)
+    got = Reader(rotate=0).read(img).text
+    assert got.replace(" ", "").endswith(truth) or got.replace(" ", "") == truth
+    assert truth not in Reader(rotate=0, config=PreprocessConfig(small_writing=0)).read(img).text.replace(" ", "")

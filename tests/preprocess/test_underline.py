@@ -1,0 +1,84 @@
+"""Lines drawn under or through the writing are taken out; the digits on them stay whole."""
+
+import cv2
+import numpy as np
+import pytest
+
+from digitlens.inference import Reader
+from digitlens.preprocess import PreprocessConfig
+from digitlens.preprocess.underline import cut_underlines, level_runs
+from tests.conftest import paper_with_digits
+
+
+def _pieces(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return [tuple(int(v) for v in stats[i, :4]) for i in range(1, n)]
+
+
+def _loops_on_a_line(line_y: int = 80, tilt: float = 0.0) -> np.ndarray:
+    mask = np.zeros((120, 400), np.uint8)
+    for cx in (80, 180, 280):  # three upright rings standing for 0s, each touching the line
+        cv2.ellipse(mask, (cx, line_y - 25), (15, 25), 0, 0, 360, 255, 3)
+    dy = round(np.tan(np.radians(tilt)) * 360)
+    cv2.line(mask, (20, line_y), (380, line_y + dy), 255, 3)
+    return mask
+
+
+def test_level_runs_find_long_level_runs_only():
+    mask = np.zeros((60, 200), np.uint8)
+    mask[20:23, 10:190] = 255  # a long line
+    mask[40:43, 10:40] = 255  # a short dash
+    mask[5:55, 100:103] = 255  # an upright bar crossing the line
+    runs = level_runs(mask, 60)
+    assert runs[21, 10:190].all()  # the whole line...
+    assert not runs[40:43].any()  # ...not the dash
+    assert not runs[5:18, 100:103].any() and not runs[26:55, 100:103].any()  # ...nor the bar beyond the line
+
+
+@pytest.mark.parametrize("tilt", [0.0, 0.4])
+def test_digits_sitting_on_a_line_come_apart_whole(tilt):
+    mask = _loops_on_a_line(tilt=tilt)
+    assert len(_pieces(mask)) == 1  # line and digits are one piece
+    out, taken = cut_underlines(mask, 3.0)
+    pieces = [p for p in _pieces(out) if p[3] >= 20]
+    assert len(pieces) == 3  # each ring on its own
+    for _x, _y, w, h in pieces:
+        assert 25 <= w <= 40 and 45 <= h <= 56  # ...whole: about its drawn size
+    assert cv2.countNonZero(taken) > 300  # the line went
+    assert cv2.countNonZero(out) + cv2.countNonZero(taken) == cv2.countNonZero(mask)  # nothing else moved
+
+
+def test_a_stroke_crossing_the_line_stays_one_piece():
+    mask = _loops_on_a_line()
+    mask[40:110, 340:343] = 255  # a 1 written through the line, below and above it
+    out, _ = cut_underlines(mask, 3.0)
+    tall = [p for p in _pieces(out) if p[0] <= 341 <= p[0] + p[2]]
+    assert len(tall) == 1 and tall[0][3] >= 68
+
+
+def test_lines_alone_short_bars_and_solid_bars_are_left_alone():
+    mask = np.zeros((200, 400), np.uint8)
+    mask[20:23, 20:380] = 255  # a line alone (a dash, a minus or a rule: for the recogniser or the rule tracer)
+    cv2.line(mask, (60, 100), (100, 100), 255, 3)  # a 7: its bar is shorter than the digit is tall
+    cv2.line(mask, (100, 100), (75, 160), 255, 3)
+    mask[170:190, 20:380] = 255  # a solid bar (an object), digits on it or not
+    mask[140:170, 200:203] = 255
+    out, taken = cut_underlines(mask, 3.0)
+    assert np.array_equal(out, mask) and not taken.any()
+
+
+def test_off_when_length_is_zero():
+    mask = _loops_on_a_line()
+    out, taken = cut_underlines(mask, 3.0, PreprocessConfig(underline_length=0))
+    assert np.array_equal(out, mask) and not taken.any()
+
+
+def test_an_underlined_number_reads(mnist_test):
+    idx = [0, 1, 2, 4]  # 7, 2, 1, 4 (no 0 or 6 whose loop may sit on the line: a fair test for any model)
+    img, boxes = paper_with_digits([mnist_test.images[i] for i in idx], height=60, origin=(100, 150), gap=0.15)
+    bottom = max(y + h for _x, y, _w, h in boxes)
+    cv2.line(img, (boxes[0][0] - 30, bottom), (boxes[-1][0] + boxes[-1][2] + 30, bottom), 30, 3)
+    truth = "".join(str(mnist_test.labels[i]) for i in idx)
+    assert Reader(rotate=0).read(img).text == truth
+    plain = Reader(rotate=0, config=PreprocessConfig(underline_length=0)).read(img).text
+    assert plain != truth  # without the stage the underlined number is one piece
