@@ -204,10 +204,10 @@ def writing_height(cands: list[Candidate], config: PreprocessConfig) -> float:
 
     A pen lying on the page, or a sheet's edge fused with its shadow, can carry more ink
     than a whole page of small digits and so win the ink-weighted vote; the digits are then
-    many and all too small for that height.  When at least `small_writing` pieces (and three
-    times as many as that height keeps) are too small for it, alike in height (quartiles
-    within `small_alike`) and together at least `small_ink` of the ink of what it keeps,
-    they are the writing and their own height is the digit height (the crumbs and specks
+    many and all too small for that height.  When that height keeps at most `small_objects`
+    pieces, and at least `small_writing` pieces (and three times as many as it keeps) are
+    too small for it, alike in height (quartiles within `small_alike`) and together at
+    least `small_ink` of the ink of what it keeps, they are the writing and their own height is the digit height (the crumbs and specks
     around one big digit are few in ink and of every size).
     """
     ref_h = reference_height(cands, config)
@@ -216,8 +216,8 @@ def writing_height(cands: list[Candidate], config: PreprocessConfig) -> float:
     low = config.min_height_frac * ref_h
     small = [c for c in cands if config.min_height_px <= c.h < low]
     fitting = [c for c in cands if low <= c.h <= config.max_height_ratio * ref_h]
-    if len(small) < max(config.small_writing, 3 * len(fitting)):
-        return ref_h
+    if len(fitting) > config.small_objects or len(small) < max(config.small_writing, 3 * len(fitting)):
+        return ref_h  # several tall pieces are digits (ticks or dots beside them are no writing)
     heights = np.array([c.h for c in small], np.float64)
     q25, q75 = np.percentile(heights, [25, 75])
     alike = q75 <= config.small_alike * q25  # digits of one hand, not specks and crumbs of every size

@@ -28,13 +28,27 @@ from digitlens.preprocess.scale import writing_size
 def level_runs(mask: np.ndarray, length: int, slack: int = 3) -> np.ndarray:
     """uint8 mask of the straight, roughly level runs of `mask` at least `length` px long.
 
-    `slack` rows of thickening first let a run slope by about slack / length.
+    `slack` rows of thickening first let a run slope by about slack / length.  Beyond the
+    frame is no ink (a run ending at the frame is as long as it is inside it).
     """
     if length < 2 or not mask.any():
         return np.zeros_like(mask)
     probe = cv2.dilate(mask, np.ones((max(1, slack), 1), np.uint8))
-    runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, np.ones((1, length | 1), np.uint8))  # odd: centred
+    kernel = np.ones((1, length if length % 2 else length - 1), np.uint8)  # odd: centred
+    runs = cv2.morphologyEx(probe, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return cv2.bitwise_and(runs, mask)
+
+
+def _free_ends(piece: np.ndarray, run: np.ndarray, reach: int, end: int) -> bool:
+    """Whether the run's `end` columns at both ends carry no ink of its piece beyond `reach` rows of it.
+
+    An underline runs on past the digits on it; the joined bases of a row of touching 2s
+    end where a 2's stem comes down on them.
+    """
+    cols = np.flatnonzero(run.any(axis=0))
+    near = cv2.dilate(run.astype(np.uint8), np.ones((2 * reach + 1, 1), np.uint8)) > 0
+    beyond = (piece & ~near).any(axis=0)
+    return not beyond[cols[:end]].any() and not beyond[cols[-end:]].any()
 
 
 def cut_underlines(
@@ -45,38 +59,43 @@ def cut_underlines(
     `stroke`: the pen width (px) measured on the mask.  A line is a level run at least
     `underline_length` times as long as the piece it belongs to is tall, no thicker than
     `underline_thickness` pen widths, in a piece at least `underline_height` times taller
-    than the line is thick (so digits hang on it), and at least `underline_writing` times
-    the writing's size (`scale.writing_size`).
+    than the line is thick (so digits hang on it), at least `underline_writing` times the
+    writing's size (`scale.writing_size`), and free of the digits' ink for a pen width
+    at both ends.  Every size is in pen widths; 8 px is the shortest run looked for.
     """
     none = np.zeros_like(mask)
-    if config.underline_length <= 0 or stroke <= 0 or not mask.any():
+    if config.underline_length <= 0 or not stroke > 0 or not mask.any():
         return mask, none
     shortest = max(8, round(config.underline_min_strokes * stroke))
-    runs = level_runs(mask, shortest)
+    slack = max(3, int(np.ceil(stroke)))  # a line may slope by about one pen width over its shortest run
+    runs = level_runs(mask, shortest, slack)
     if not runs.any():
         return mask, none
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     rn, rlabels, rstats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
     thick_max = max(2.0, config.underline_thickness * stroke)
+    thin = np.flatnonzero(rstats[1:, cv2.CC_STAT_AREA] <= thick_max * rstats[1:, cv2.CC_STAT_WIDTH]) + 1
+    if thin.size == 0:
+        return mask, none  # solid bars: objects, not a pen's lines
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     # ...and long against the writing as a whole: the base of a 2 broken off its top is long
     # against its own piece, not against the digits (the pieces' typical smaller side)
     longer_than = config.underline_writing * writing_size(mask)
+    reach, end = int(np.ceil(thick_max)), max(2, round(stroke))
     cut = np.zeros(rn, bool)
-    for r in range(1, rn):
+    for r in thin:
         x, y, w, h, area = (int(v) for v in rstats[r])
+        if w < longer_than:
+            continue
         thickness = area / max(w, 1)
-        if thickness > thick_max:
-            continue  # a solid bar: an object, not a pen's line
         sub = labels[y : y + h, x : x + w][rlabels[y : y + h, x : x + w] == r]
         owner = int(np.bincount(sub[sub > 0]).argmax()) if (sub > 0).any() else 0
         if owner == 0:
             continue
-        piece_h = int(stats[owner, cv2.CC_STAT_HEIGHT])
-        cut[r] = (
-            piece_h >= config.underline_height * thickness
-            and w >= config.underline_length * piece_h
-            and w >= longer_than
-        )
+        px, py, pw, ph = (int(v) for v in stats[owner, :4])
+        if not (ph >= config.underline_height * thickness and w >= config.underline_length * ph):
+            continue
+        box = (slice(py, py + ph), slice(px, px + pw))
+        cut[r] = _free_ends(labels[box] == owner, rlabels[box] == r, reach, end)
     if not cut.any():
         return mask, none
     line = cut[rlabels].astype(np.uint8) * 255
@@ -84,8 +103,9 @@ def cut_underlines(
     out = mask.copy()
     out[band > 0] = 0
     # a stroke crossing the line continues on both sides: close the gap across its width
-    across = int(np.ceil(thick_max)) + 5  # the line, the slack of its runs and a row each side
-    closed = cv2.morphologyEx(out, cv2.MORPH_CLOSE, np.ones((across, 1), np.uint8))
+    across = int(np.ceil(thick_max)) + slack + 2  # the line, the slack of its runs and a row each side
+    kernel = np.ones((across, 1), np.uint8)
+    closed = cv2.morphologyEx(out, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     restore = (band > 0) & (closed > 0)
     out[restore] = 255
     band[restore] = 0

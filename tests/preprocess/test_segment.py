@@ -30,11 +30,28 @@ def test_crumbs_around_one_big_digit_do_not():
     assert writing_height([*few, _cand(90, 1500)], PreprocessConfig()) == 90
 
 
+def test_each_condition_is_needed():
+    pen = _cand(90, 1500)
+    # specks of every height (not alike), though inky enough
+    mixed = [_cand(h, 60) for h in (10, 12, 14, 30, 9, 28, 11, 26, 10, 29)]
+    assert writing_height([*mixed, pen], PreprocessConfig()) == 90
+    assert writing_height([*mixed, pen], PreprocessConfig(small_alike=5.0)) < 90
+    # alike, but a trace of ink against the pen's (a row of dots beside a big digit)
+    dots = [_cand(10, 12) for _ in range(10)]
+    assert writing_height([*dots, pen], PreprocessConfig()) == 90
+    assert writing_height([*dots, pen], PreprocessConfig(small_ink=0.05)) == 10
+    # three tall pieces are digits, whatever lies beside them
+    ticks = [_cand(20, 200) for _ in range(16)]
+    tall = [_cand(90, 1500) for _ in range(3)]
+    assert writing_height([*ticks, *tall], PreprocessConfig()) == 90
+    assert writing_height([*ticks, *tall], PreprocessConfig(small_objects=3)) == 20
+
+
 def test_small_digits_beside_a_pen_lying_on_the_page_are_read(mnist_test):
     idx = list(range(10, 22))
     img, _ = paper_with_digits([mnist_test.images[i] for i in idx], height=22, size=(640, 480), origin=(60, 300))
     cv2.line(img, (380, 40), (520, 220), 25, 14)  # a dark pen, heavier in ink than all the digits
     truth = "".join(str(mnist_test.labels[i]) for i in idx)
-    got = Reader(rotate=0).read(img).text
-    assert got.replace(" ", "").endswith(truth) or got.replace(" ", "") == truth
+    got = Reader(rotate=0).read(img).text.replace(" ", "")
+    assert got in (truth, "1" + truth)  # the pen itself may pass for a 1 (its own height, its own line)
     assert truth not in Reader(rotate=0, config=PreprocessConfig(small_writing=0)).read(img).text.replace(" ", "")
