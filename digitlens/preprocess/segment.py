@@ -207,8 +207,9 @@ def writing_height(cands: list[Candidate], config: PreprocessConfig) -> float:
     many and all too small for that height.  When that height keeps at most `small_objects`
     pieces, and at least `small_writing` pieces (and three times as many as it keeps) are
     too small for it, alike in height (quartiles within `small_alike`) and together at
-    least `small_ink` of the ink of what it keeps, they are the writing and their own height is the digit height (the crumbs and specks
-    around one big digit are few in ink and of every size).
+    least `small_ink` of the ink of what it keeps, they are the writing and their own
+    height is the digit height (the crumbs and specks around one big digit are few in ink
+    and of every size).
     """
     ref_h = reference_height(cands, config)
     if config.small_writing <= 0:
