@@ -47,7 +47,7 @@ def _free_ends(piece: np.ndarray, run: np.ndarray, reach: int, end: int) -> bool
     """
     cols = np.flatnonzero(run.any(axis=0))
     near = cv2.dilate(run.astype(np.uint8), np.ones((2 * reach + 1, 1), np.uint8)) > 0
-    beyond = (piece & ~near).any(axis=0)
+    beyond: np.ndarray = np.asarray((piece & ~near).any(axis=0))
     return not beyond[cols[:end]].any() and not beyond[cols[-end:]].any()
 
 
