@@ -340,8 +340,8 @@ def underlines(
     out: list[tuple[np.ndarray, float, float, int | None, int, int]] = []
     for r in chosen:
         row = [g for g in glyphs if g[4] == r]
-        x0 = min(g[1] for g in row) - rng.uniform(0.0, 0.4) * cd
-        x1 = max(g[1] + g[0].shape[1] for g in row) + rng.uniform(0.0, 0.4) * cd
+        x0 = min(g[1] for g in row) - rng.uniform(0.15, 0.5) * cd  # run on past the number, as people draw them
+        x1 = max(g[1] + g[0].shape[1] for g in row) + rng.uniform(0.15, 0.5) * cd
         bottom = [  # where each digit's ink ends (its render has a margin below)
             (g[1] + g[0].shape[1] / 2, g[2] + np.nonzero(g[0].max(axis=1) > 0.05)[0].max())
             for g in row
