@@ -48,6 +48,11 @@ def writing_size(mask: np.ndarray, min_px: int = 3) -> float:
     reading a page again more finely.
     """
     _n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    return pieces_size(stats, min_px)
+
+
+def pieces_size(stats: np.ndarray, min_px: int = 3) -> float:
+    """`writing_size` from the stats of pieces already labelled (row 0 the background, as OpenCV gives them)."""
     sides = np.minimum(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]).astype(np.float64)
     weights = stats[1:, cv2.CC_STAT_AREA].astype(np.float64)
     keep = np.maximum(stats[1:, cv2.CC_STAT_HEIGHT], stats[1:, cv2.CC_STAT_WIDTH]) >= min_px

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
-from digitlens.preprocess.scale import writing_size
+from digitlens.preprocess.scale import pieces_size
 
 
 def level_runs(mask: np.ndarray, length: int, slack: int = 3) -> np.ndarray:
@@ -79,7 +79,7 @@ def cut_underlines(
     _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     # ...and long against the writing as a whole: the base of a 2 broken off its top is long
     # against its own piece, not against the digits (the pieces' typical smaller side)
-    longer_than = config.underline_writing * writing_size(mask)
+    longer_than = config.underline_writing * pieces_size(stats)  # as `scale.writing_size`, labelled once
     reach, end = int(np.ceil(thick_max)), max(2, round(stroke))
     cut = np.zeros(rn, bool)
     for r in thin:

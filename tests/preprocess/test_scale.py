@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess import PreprocessConfig, preprocess
-from digitlens.preprocess.scale import finer_side, ink_pool_size, shrink_keeping_ink, writing_size
+from digitlens.preprocess.scale import finer_side, ink_pool_size, pieces_size, shrink_keeping_ink, writing_size
 from tests.conftest import paper_with_digits
 
 
@@ -68,3 +68,13 @@ def test_tiny_digits_on_a_big_page_are_read_at_a_finer_scale(mnist_test):
     assert len(coarse) < len(fine)
     for got, want in zip(fine.boxes, boxes, strict=True):  # boxes still in the photo's pixels
         assert abs(got[0] - want[0]) <= 4 and abs(got[3] - want[3]) <= 6
+
+
+def test_pieces_size_of_labelled_pieces_is_writing_size():
+    mask = np.zeros((200, 300), np.uint8)
+    mask[20:60, 20:45] = 255  # a digit-sized block...
+    mask[100:130, 100:118] = 255  # ...a smaller one...
+    mask[150:151, 10:290] = 255  # ...and a long thin line (its smaller side is 1)
+    stats = cv2.connectedComponentsWithStats(mask, connectivity=8)[2]
+    assert pieces_size(stats) == writing_size(mask) == 25.0  # the inkiest piece's smaller side
+    assert pieces_size(stats[:1]) == 0.0  # background only
