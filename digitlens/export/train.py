@@ -96,6 +96,14 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
         "and exported instead of the raw weights; 0 = off (default: 0.0)",
     )
     p.add_argument(
+        "--swa",
+        type=int,
+        default=0,
+        help="stochastic weight averaging: average the weights at the end of every epoch from this "
+        "one on, recompute the batch-norm statistics on the training data, and keep that average "
+        "(pair with --schedule constant and a small --lr from --init); 0 = off (default: 0)",
+    )
+    p.add_argument(
         "--keep",
         default="best",
         choices=["best", "last"],
@@ -245,6 +253,12 @@ def train(args: argparse.Namespace) -> dict:
         if getattr(args, "ema", 0.0)
         else None
     )
+    swa_from = getattr(args, "swa", 0)
+    if swa_from and ema is not None:
+        raise ValueError("--swa and --ema are two ways of averaging weights: choose one")
+    if swa_from > args.epochs:
+        raise ValueError(f"--swa {swa_from} starts after the last epoch ({args.epochs})")
+    swa = torch.optim.swa_utils.AveragedModel(model) if swa_from else None
     kept = ema.module if ema is not None else model
     aug_cfg = AugmentConfig(p_lowres=args.lowres)
     opt = make_optimizer(args, model.parameters())
@@ -282,6 +296,15 @@ def train(args: argparse.Namespace) -> dict:
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(idx)
             bar.update(1, postfix=f"loss {loss_sum / seen:.4f} acc {correct / seen:.4f}")
+        if swa is not None and epoch >= swa_from:
+            swa.update_parameters(model)
+            if epoch == args.epochs:
+                bn_batches = (
+                    xb if args.no_augment else augment(xb, gen, aug_cfg)
+                    for xb in (x_train[perm[i : i + args.batch_size]] for i in range(0, len(x_train), args.batch_size))
+                )
+                torch.optim.swa_utils.update_bn(bn_batches, swa.module)
+                kept = swa.module  # the average is what the last epoch validates and saves
         val_acc = accuracy(kept, x_val, y_val) if len(x_val) else correct / seen
         val_mnist = accuracy(kept, x_val[:n_mnist_val], y_val[:n_mnist_val]) if n_mnist_val else val_acc
         bar.postfix += f" val {val_acc:.4f}" + (f" mnist-val {val_mnist:.4f}" if len(x_val) > n_mnist_val else "")
@@ -297,7 +320,7 @@ def train(args: argparse.Namespace) -> dict:
         torch.save(kept.state_dict(), out / f"{args.arch}.last.pt")  # an interrupted run keeps its last epoch
         (out / f"{args.arch}.progress.json").write_text(json.dumps({"best_epoch": best_epoch, **history}))
     train_seconds = time.perf_counter() - started
-    if args.epochs == 0 or getattr(args, "keep", "best") == "last":
+    if args.epochs == 0 or getattr(args, "keep", "best") == "last" or swa is not None:
         torch.save(kept.state_dict(), ckpt)  # the model as it stands (with --epochs 0: as given by --init)
         if history["val_acc"]:
             best_val, best_epoch = history["val_acc"][-1], args.epochs

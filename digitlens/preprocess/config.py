@@ -87,6 +87,7 @@ class PreprocessConfig:
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
     rule_remnants: bool = True  # pieces of the mask lying wholly on a found rule are the rule's own, not pen
+    rules_on_surface: bool = False  # rules are measured against the surface found (the page), not the whole photo
     rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image's longer side...
     rule_alone_length: float = 0.8  # ...and, unless it has parallel neighbours, this fraction of its own direction
@@ -119,6 +120,9 @@ class PreprocessConfig:
     underline_thickness: float = 2.0  # ...and no thicker than this many pen widths...
     underline_height: float = 3.0  # ...in a piece this many times taller than the line is thick (digits hang on it)
     underline_writing: float = 2.0  # ...and this many times the writing's size (its pieces' typical smaller side)
+    underline_along: float = 0.5  # where the cut band is this many pen widths (and a pixel) thicker than the
+    #   line itself, writing runs along the line (the foot of a 2 drawn on it): that stays, if it meets the writing
+    #   (0: off)
     # --- segmentation ------------------------------------------------------------------
     min_height_px: int = 8  # nothing shorter than this (at working scale) is a digit
     min_height_frac: float = 0.35  # ...nor shorter than this fraction of the median digit height

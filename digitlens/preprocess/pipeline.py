@@ -200,7 +200,13 @@ def preprocess(
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
     clock.tick("illumination")
-    rules = find_rules(ink, config) if config.remove_rules else np.zeros(ink.shape, np.uint8)
+    rules = np.zeros(ink.shape, np.uint8)
+    if config.remove_rules and surface is not None and config.rules_on_surface:
+        # a rule is long against the page it is printed on, not against the photo of a desk
+        x, y, w, h = cv2.boundingRect(surface.mask)
+        rules[y : y + h, x : x + w] = find_rules(np.ascontiguousarray(ink[y : y + h, x : x + w]), config)
+    elif config.remove_rules:
+        rules = find_rules(ink, config)
     if surface is None:
         exclude, noise_from = rules, None
     else:  # only the surface votes, and its own grain sets the noise floor

@@ -11,7 +11,10 @@ the run itself (a dash, a minus, a line alone) are left to the recogniser, which
 them as marks.
 
 The run is taken out of the mask; where a stroke crosses it (a 4 or a 7 written through
-the line) the gap is closed across the line's width, so the digit stays whole.
+the line) the gap is closed across the line's width, so the digit stays whole.  Where a
+stroke runs along the line (the foot of a 2 drawn on it, the base of a 6 resting on it)
+the band is thicker than the line is elsewhere: those columns stay, when they meet the
+writing above or below the line.
 
 Pure functions on numpy arrays.
 """
@@ -51,6 +54,31 @@ def _free_ends(piece: np.ndarray, run: np.ndarray, reach: int, end: int) -> bool
     return not beyond[cols[:end]].any() and not beyond[cols[-end:]].any()
 
 
+def _along_the_line(
+    band: np.ndarray, writing: np.ndarray, boxes: np.ndarray, excess: float
+) -> np.ndarray:
+    """bool mask of the band's columns `excess` px (at least 1) thicker than its line that meet `writing`.
+
+    `boxes`: (x, y, w, h) of each line cut; the band reaches a row beyond each.  A line's own
+    thickness is the lower quartile of its columns' (most of a line runs free of digits).
+    """
+    keep = np.zeros(band.shape, bool)
+    for x, y, w, h in boxes:
+        rows = slice(max(0, y - 1), min(band.shape[0], y + h + 1))
+        sub = band[rows, x : x + w] > 0
+        ink = sub.sum(axis=0)
+        if not ink.any():
+            continue
+        line = float(np.percentile(ink[ink > 0], 25))
+        keep[rows, x : x + w] |= sub & (ink >= line + max(1.0, excess))[None, :]
+    if not keep.any():
+        return keep
+    _, parts = cv2.connectedComponents(keep.astype(np.uint8), connectivity=8)
+    meets = cv2.dilate(writing, np.ones((3, 3), np.uint8)) > 0
+    ids = np.unique(parts[keep & meets])
+    return np.isin(parts, ids[ids > 0])
+
+
 def cut_underlines(
     mask: np.ndarray, stroke: float, config: PreprocessConfig = PreprocessConfig()
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +89,9 @@ def cut_underlines(
     `underline_thickness` pen widths, in a piece at least `underline_height` times taller
     than the line is thick (so digits hang on it), at least `underline_writing` times the
     writing's size (`scale.writing_size`), and free of the digits' ink for a pen width
-    at both ends.  Every size is in pen widths; 8 px is the shortest run looked for.
+    at both ends.  Every size is in pen widths; 8 px is the shortest run looked for.  Where
+    the band is `underline_along` pen widths thicker than the line, writing runs along it and
+    stays (see `_along_the_line`).
     """
     none = np.zeros_like(mask)
     if config.underline_length <= 0 or not stroke > 0 or not mask.any():
@@ -107,6 +137,9 @@ def cut_underlines(
     kernel = np.ones((across, 1), np.uint8)
     closed = cv2.morphologyEx(out, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     restore = (band > 0) & (closed > 0)
+    if config.underline_along > 0:
+        boxes = rstats[np.flatnonzero(cut), :4].astype(int)
+        restore |= _along_the_line(band, out, boxes, config.underline_along * stroke)
     out[restore] = 255
     band[restore] = 0
     return out, band
