@@ -200,7 +200,7 @@ def preprocess(
     if surface is not None:
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
     clock.tick("illumination")
-    rules = np.zeros(ink.shape, np.uint8)
+    rules: np.ndarray = np.zeros(ink.shape, np.uint8)
     if config.remove_rules and surface is not None and config.rules_on_surface:
         # a rule is long against the page it is printed on, not against the photo of a desk
         x, y, w, h = cv2.boundingRect(surface.mask)

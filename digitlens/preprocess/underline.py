@@ -54,9 +54,7 @@ def _free_ends(piece: np.ndarray, run: np.ndarray, reach: int, end: int) -> bool
     return not beyond[cols[:end]].any() and not beyond[cols[-end:]].any()
 
 
-def _along_the_line(
-    band: np.ndarray, writing: np.ndarray, boxes: np.ndarray, excess: float
-) -> np.ndarray:
+def _along_the_line(band: np.ndarray, writing: np.ndarray, boxes: np.ndarray, excess: float) -> np.ndarray:
     """bool mask of the band's columns `excess` px (at least 1) thicker than its line that meet `writing`.
 
     `boxes`: (x, y, w, h) of each line cut; the band reaches a row beyond each.  A line's own

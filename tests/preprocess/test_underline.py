@@ -97,7 +97,7 @@ def test_a_foot_drawn_along_the_line_stays_with_its_digit():
     out, taken = cut_underlines(mask, 3.0)
     twos = sorted(p for p in _pieces(out) if p[3] >= 30)
     assert len(twos) == 3  # apart...
-    for (x, _y, w, _h), left in zip(twos, (40, 150, 260)):
+    for (x, _y, w, _h), left in zip(twos, (40, 150, 260), strict=True):
         assert x <= left + 2 and w >= 36 + 12 - 4  # ...each with its whole base
     assert taken[:, 340:371].any()  # the line's own thick stretch still goes: no writing meets it
     footless, _ = cut_underlines(mask, 3.0, PreprocessConfig(underline_along=0))
