@@ -87,7 +87,7 @@ class PreprocessConfig:
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
     rule_remnants: bool = True  # pieces of the mask lying wholly on a found rule are the rule's own, not pen
-    rules_on_surface: bool = False  # rules are measured against the surface found (the page), not the whole photo
+    rules_on_surface: bool = True  # rules are measured against the surface found (the page), not the whole photo
     rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image's longer side...
     rule_alone_length: float = 0.8  # ...and, unless it has parallel neighbours, this fraction of its own direction
@@ -101,6 +101,9 @@ class PreprocessConfig:
     rule_max_cover: float = 0.2  # ...unless faint marks cover more than this of the image (texture, noise)
     max_rules: int = 400  # ...looking at no more than this many segments
     rule_family: int = 3  # ...and only at lines with this many parallel neighbours (a pen stroke stands alone)
+    rule_edge_to_edge: bool = True  # a rule's line runs on to the frame's edges: what lies wholly on it past a
+    #   break is the rule's (remove_rules), and a tilted line whose segments cover rule_alone_length of its way
+    #   from edge to edge is a rule even alone (a close-up's one rule); lines must be thin beside them too
     border_run: float = 0.5  # a region lying along the border for this fraction of its extent...
     border_min_side: float = 0.2  # ...and for this fraction of the image side is desk or page edge, not ink
     object_thickness: float = 0.03  # a solid region this thick (fraction of the short side) is an object...

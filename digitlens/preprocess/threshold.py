@@ -241,13 +241,22 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         return out
     dist = cv2.distanceTransform(weak, cv2.DIST_L2, 3)
     thick_max = side * config.rule_max_thickness + 2
+    # the thickness near the line, not only on it: along the edge of a solid object (a pen
+    # on the page) the distance to the background is small, a pen's width away it is not
+    # (1.5: the largest distance near a line lies on its middle, where the segment may not)
+    reach = 2 * int(np.ceil(thick_max / 2)) + 1
+    dist_near = cv2.dilate(dist, np.ones((reach, reach), np.uint8)) if config.rule_edge_to_edge else dist
     line = np.zeros_like(weak)
     thin = []
     for x0, y0, x1, y1 in segments.reshape(-1, 4)[: config.max_rules] / scale:
         line[:] = 0
         cv2.line(line, (round(x0), round(y0)), (round(x1), round(y1)), 255, 1)
-        along = dist[line > 0]
-        if along.size and 2.0 * float(fast_median(along.astype(np.float64))) <= thick_max:
+        on = line > 0
+        if not on.any():
+            continue
+        if 2.0 * float(fast_median(dist[on].astype(np.float64))) > thick_max:
+            continue
+        if 2.0 * float(fast_median(dist_near[on].astype(np.float64))) <= 1.5 * thick_max:
             thin.append((x0, y0, x1, y1))
     if not thin:
         return out
@@ -255,15 +264,93 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     angle = np.arctan2(seg[:, 3] - seg[:, 1], seg[:, 2] - seg[:, 0]) % np.pi
     normal = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
     offset = normal[:, 0] * seg[:, 0] + normal[:, 1] * seg[:, 1]
+    width = max(1, int(np.ceil(thick_max)))
     for i in range(len(seg)):
         # a rule is one of a family: several parallel lines (a pen stroke stands alone)
         d = np.abs(angle - angle[i])
         family = np.minimum(d, np.pi - d) <= np.radians(3.0)
         lanes = np.unique(np.round(offset[family] / (2.0 * thick_max)))
-        if len(lanes) >= config.rule_family:
-            p0, p1 = (round(seg[i, 0]), round(seg[i, 1])), (round(seg[i, 2]), round(seg[i, 3]))
-            cv2.line(out, p0, p1, 255, max(1, int(np.ceil(thick_max))))
+        p0, p1 = (round(seg[i, 0]), round(seg[i, 1])), (round(seg[i, 2]), round(seg[i, 3]))
+        lane = family & (np.abs(offset - offset[i]) <= thick_max)
+        chord = _chord(seg[i], (h, w))
+        if len(lanes) < config.rule_family:
+            # a line whose segments cover most of the way from edge to edge of the frame is a
+            # rule even alone (the one rule of a close-up page): a pen stroke ends inside
+            if not (config.rule_edge_to_edge and chord is not None):
+                continue
+            covered = _covered(seg[lane], seg[i]) / max(1.0, float(np.hypot(*np.subtract(chord[1], chord[0]))))
+            if covered < config.rule_alone_length:
+                continue
+            p0, p1 = chord
+        cv2.line(out, p0, p1, 255, width)
     return cv2.bitwise_and(out, weak)
+
+
+def rule_chords(rules: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+    """uint8 mask of the found rules' lines drawn on from edge to edge of the frame.
+
+    A printed rule runs on to the edge of the page; writing crossing it, a fold or a shadow
+    breaks it, and the stretches beyond the break are too short to be found on their own
+    (they are left as 1s and dashes).  The lines come from a Hough transform of the rules
+    themselves, on a copy at most `rule_hough_side` long; each is drawn as wide as the
+    rules are thick, and a pixel more each side.
+    """
+    h, w = rules.shape
+    out = np.zeros_like(rules)
+    if not rules.any() or np.count_nonzero(rules) > config.rule_max_cover * rules.size:
+        return out  # no rules, or a region too solid to be lines
+    scale = min(1.0, config.rule_hough_side / max(h, w))
+    small = (
+        rules
+        if scale == 1.0
+        else cv2.resize(rules, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    )
+    small = (small > 64).astype(np.uint8) * 255
+    min_len = config.rule_min_length * float(np.sqrt(h * w)) * scale
+    segments = cv2.HoughLinesP(
+        small, 1, np.pi / 360, threshold=max(10, int(min_len / 2)), minLineLength=min_len, maxLineGap=2
+    )
+    if segments is None:
+        return out
+    thick = stroke_width(rules)
+    width = max(3, int(np.ceil(thick)) + 2) if np.isfinite(thick) else 3
+    for segment in segments.reshape(-1, 4)[: config.max_rules] / scale:
+        chord = _chord(segment, (h, w))
+        if chord is not None:
+            cv2.line(out, chord[0], chord[1], 255, width)
+    return out
+
+
+def _chord(segment: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """The segment's line from one edge of a frame of `shape` (h, w) to the other."""
+    h, w = shape
+    x0, y0, x1, y1 = (float(v) for v in segment)
+    n = float(np.hypot(x1 - x0, y1 - y0))
+    if n == 0:
+        return None
+    reach = 2.0 * (h + w) / n  # beyond both edges from anywhere in the frame
+    a = (round(x0 - reach * (x1 - x0)), round(y0 - reach * (y1 - y0)))
+    b = (round(x1 + reach * (x1 - x0)), round(y1 + reach * (y1 - y0)))
+    ok, p, q = cv2.clipLine((0, 0, w, h), a, b)
+    start, end = (int(p[0]), int(p[1])), (int(q[0]), int(q[1]))
+    return (start, end) if ok and start != end else None
+
+
+def _covered(segments: np.ndarray, along: np.ndarray) -> float:
+    """Length of the union of `segments` projected on the direction of `along` (px)."""
+    d = np.array([along[2] - along[0], along[3] - along[1]], np.float64)
+    d /= max(1e-9, float(np.hypot(*d)))
+    a = segments[:, 0] * d[0] + segments[:, 1] * d[1]
+    b = segments[:, 2] * d[0] + segments[:, 3] * d[1]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    order = np.argsort(lo)
+    total, end = 0.0, -np.inf
+    for s0, s1 in zip(lo[order], hi[order], strict=True):
+        if s1 <= end:
+            continue
+        total += s1 - max(s0, end)
+        end = s1
+    return total
 
 
 def _lanes(stats: np.ndarray, keep: np.ndarray, horizontal: bool, thick_max: float) -> int:
@@ -301,6 +388,8 @@ def remove_rules(
         # cannot tell them apart); a pen crossing the rule runs on beyond it, and a digit
         # on a fine grid, all of it near some line, is a blob far thicker than a line
         near = cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0
+        if config.rule_edge_to_edge:  # ...or on its line beyond the rule found, up to the frame's edges
+            near |= rule_chords(rules, config) > 0
         n, labels, stats = label_components(cleaned)
         if n > 1:
             beyond = np.bincount(labels[(cleaned > 0) & ~near], minlength=n)

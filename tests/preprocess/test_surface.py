@@ -95,3 +95,20 @@ def test_a_sheet_is_found_in_an_underexposed_photo():
         assert find_surface(img, True, PreprocessConfig()) is not None, exposure
         if exposure < 1:  # without the exposure's allowance the dim sheet is missed
             assert find_surface(img, True, PreprocessConfig(surface_lit_level=0.0)) is None
+
+
+def test_rules_are_long_against_the_page_they_are_printed_on(mnist_test):
+    img = _desk(900, 1200)
+    x0, y0, w, h = 430, 300, 345, 310  # a small ruled sheet: its rules are short against the photo
+    cv2.fillConvexPoly(img, np.array([[x0, y0], [x0 + w, y0 + 6], [x0 + w - 6, y0 + h], [x0 - 4, y0 + h - 6]]), 228)
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[0]) for d in (3, 8, 6)]
+    line, _ = paper_with_digits([mnist_test.images[i] for i in picks], height=50, size=(240, 80), origin=(20, 15))
+    img[y0 + 100 : y0 + 180, x0 + 50 : x0 + 290] = np.minimum(img[y0 + 100 : y0 + 180, x0 + 50 : x0 + 290], line)
+    for y in range(y0 + 30, y0 + h - 15, 36):  # one rule runs through the digits
+        cv2.line(img, (x0 + 2, y), (x0 + w - 8, y + 4), 150, 2)
+    on_page = preprocess(img, keep_stages=True)
+    on_photo = preprocess(img, PreprocessConfig(rules_on_surface=False), keep_stages=True)
+    assert on_page.surface is not None
+    assert cv2.countNonZero(on_page.stages["5_rules_removed"]) > 5 * 300  # the rules are found...
+    assert len(on_page) == 3 and all(b[3] >= 40 for b in on_page.boxes)  # ...and the digits read whole
+    assert not on_photo.stages["5_rules_removed"].any() and len(on_photo) > 3  # against the photo: cut by the rule

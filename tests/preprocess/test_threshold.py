@@ -2,9 +2,19 @@
 
 import cv2
 import numpy as np
+import pytest
 
 from digitlens.preprocess import PreprocessConfig, preprocess
-from digitlens.preprocess.threshold import binarize, faint_ridges, grow_into, not_writing, remove_border_runs
+from digitlens.preprocess.threshold import (
+    binarize,
+    faint_ridges,
+    find_rules,
+    grow_into,
+    not_writing,
+    remove_border_runs,
+    remove_rules,
+    rule_chords,
+)
 from tests.conftest import paper_with_digits
 
 
@@ -154,3 +164,43 @@ def test_a_sliver_along_the_surface_outline_goes_and_a_digit_touching_it_stays()
     objects = not_writing(mask, PreprocessConfig(), outside)
     assert objects[100:110, 275:295].any() and not objects[250:350, 150:270].any()
     assert not not_writing(mask, PreprocessConfig()).any()
+
+
+def _ruled(h: int = 400, w: int = 600) -> np.ndarray:
+    ink = np.zeros((h, w), np.float32)
+    for y in (60, 130, 200, 270, 340):
+        ink[y : y + 2, :] = 0.3
+    ink[200:202, 80:110] = 0.0  # one rule broken near its end (a crossing, an eraser, a fold)
+    return ink
+
+
+@pytest.mark.parametrize("edge_to_edge", [True, False])
+def test_what_is_left_of_a_rule_past_a_break_goes_with_it(edge_to_edge):
+    ink = _ruled()
+    cfg = PreprocessConfig(rule_edge_to_edge=edge_to_edge)
+    rules = find_rules(ink, cfg)
+    assert rules[200:202, 110:600].all() and not rules[200:202, 0:80].any()  # the stub is too short to be found
+    mask = (ink > 0).astype(np.uint8) * 255
+    mask[150:250, 92:96] = 255  # a 1 written where the rule is broken
+    mask[150:250, 300:304] = 255  # and one crossing the rule
+    cleaned = remove_rules(mask, ink, rules, cfg)
+    assert cleaned[200:202, 0:30].any() != edge_to_edge  # the stub, on the rule's line, goes with the rule
+    assert cleaned[150:250, 92:96].all() and cleaned[150:250, 300:304].all()  # ...and the 1s stay whole
+    assert chords_reach_the_edges(cfg, rules)
+
+
+def chords_reach_the_edges(cfg: PreprocessConfig, rules: np.ndarray) -> bool:
+    chords = rule_chords(rules, cfg)
+    return not cfg.rule_edge_to_edge or bool(chords[200, 0] and chords[200, -1] and not chords[230, 300])
+
+
+def test_one_tilted_rule_crossing_a_close_up_is_a_rule_and_a_thick_stroke_is_not():
+    ink = np.zeros((480, 640), np.float32)
+    cv2.line(ink, (0, 60), (639, 300), 0.3, 3)  # the one rule of a close-up, tilted 20 degrees
+    cv2.line(ink, (420, 0), (440, 479), 0.8, 22)  # a 1 filling the frame, in a thick pen
+    alone = find_rules(ink, PreprocessConfig(rule_edge_to_edge=False))
+    found = find_rules(ink)
+    assert not alone[:, :400].any()  # one line alone is no family...
+    on_rule = np.array([found[round(60 + 240 * x / 639), x] > 0 for x in range(0, 400, 10)])
+    assert on_rule.all()  # ...but one crossing the frame from edge to edge is a rule
+    assert cv2.countNonZero(found[100:479, 425:435]) < 0.1 * 379 * 10  # the thick 1 is no rule
