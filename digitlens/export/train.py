@@ -256,6 +256,8 @@ def train(args: argparse.Namespace) -> dict:
     swa_from = getattr(args, "swa", 0)
     if swa_from and ema is not None:
         raise ValueError("--swa and --ema are two ways of averaging weights: choose one")
+    if swa_from < 0:
+        raise ValueError(f"--swa must be an epoch (1 or later) or 0 for off, got {swa_from}")
     if swa_from > args.epochs:
         raise ValueError(f"--swa {swa_from} starts after the last epoch ({args.epochs})")
     swa = torch.optim.swa_utils.AveragedModel(model) if swa_from else None

@@ -87,7 +87,10 @@ class PreprocessConfig:
     # --- clutter -----------------------------------------------------------------------
     remove_rules: bool = True  # take away ruled/squared paper lines and page borders
     rule_remnants: bool = True  # pieces of the mask lying wholly on a found rule are the rule's own, not pen
-    rules_on_surface: bool = True  # rules are measured against the surface found (the page), not the whole photo
+    rules_on_surface: bool = True  # on a page found, rules are also looked for in its box: there a family of
+    #   parallel lines spanning rule_page_length of the page's side is ruling however small the page is in the
+    #   photo; lone upright lines are still measured against the photo (a big 1 on a small note is no rule)
+    rule_page_length: float = 0.5
     rule_contrast: float = 0.07  # rules are traced where ink is this strong: faint print stays continuous
     rule_min_length: float = 0.3  # a rule spans at least this fraction of the image's longer side...
     rule_alone_length: float = 0.8  # ...and, unless it has parallel neighbours, this fraction of its own direction

@@ -34,6 +34,7 @@ from digitlens.preprocess.threshold import (
     not_writing,
     remove_border_runs,
     remove_rules,
+    rule_chords,
 )
 from digitlens.preprocess.underline import cut_underlines
 
@@ -201,12 +202,18 @@ def preprocess(
         ink = np.where(surface.mask > 0, ink, np.float32(0.0))
     clock.tick("illumination")
     rules: np.ndarray = np.zeros(ink.shape, np.uint8)
-    if config.remove_rules and surface is not None and config.rules_on_surface:
-        # a rule is long against the page it is printed on, not against the photo of a desk
-        x, y, w, h = cv2.boundingRect(surface.mask)
-        rules[y : y + h, x : x + w] = find_rules(np.ascontiguousarray(ink[y : y + h, x : x + w]), config)
+    chords: np.ndarray | None = None  # the rules' lines on to the edges (of the page when read on it)
+    page = cv2.boundingRect(surface.mask) if surface is not None and config.rules_on_surface else (0, 0, 0, 0)
+    if config.remove_rules and min(page[2:]) >= config.surface_min_width * min(ink.shape):
+        # a family of rules is long against the page it is printed on, not the photo of a desk
+        x, y, w, h = page
+        box = (slice(y, y + h), slice(x, x + w))
+        rules[box] = find_rules(np.ascontiguousarray(ink[box]), config, frame=ink.shape[:2])
+        chords = np.zeros_like(rules)
+        chords[box] = rule_chords(np.ascontiguousarray(rules[box]), config)
     elif config.remove_rules:
         rules = find_rules(ink, config)
+        chords = rule_chords(rules, config) if config.rule_edge_to_edge else None
     if surface is None:
         exclude, noise_from = rules, None
     else:  # only the surface votes, and its own grain sets the noise floor
@@ -214,7 +221,7 @@ def preprocess(
         noise_from = on_surface
     quiet = not rules.any()  # ruled paper is not quiet: a faint rule's untraced stretches would pass a low floor
     threshold = binarize(ink, grey, dark, config, exclude=exclude, noise_from=noise_from, quiet=quiet)
-    mask = remove_rules(threshold, ink, rules, config)
+    mask = remove_rules(threshold, ink, rules, config, chords)
     outside = None if surface is None else cv2.bitwise_not(surface.mask)
     objects = not_writing(mask, config, outside) if config.object_revote and config.threshold == "otsu" else None
     if objects is not None and cv2.countNonZero(objects) >= config.object_vote * cv2.countNonZero(mask) > 0:
@@ -227,7 +234,7 @@ def preprocess(
         revoted = binarize(
             ink, grey, dark, config, exclude=cv2.bitwise_or(exclude, apart), noise_from=noise_from, quiet=quiet
         )
-        beside = drop_touching(remove_rules(revoted, ink, rules, config), objects)
+        beside = drop_touching(remove_rules(revoted, ink, rules, config, chords), objects)
         marks = _mark_pixels(beside, config.min_height_px)
         before = _mark_pixels(drop_touching(mask, objects), config.min_height_px)
         if marks > max(config.object_gain * before, config.object_share * cv2.countNonZero(objects)):

@@ -135,15 +135,25 @@ def stroke_width(mask: np.ndarray) -> float:
     return float(2.0 * fast_median(vals)) if vals.size else 0.0
 
 
-def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
+def find_rules(
+    ink: np.ndarray, config: PreprocessConfig = PreprocessConfig(), frame: tuple[int, int] | None = None
+) -> np.ndarray:
     """uint8 mask of ruled/squared-paper lines and straight page borders.
 
     A rule is a long and thin run: long against the image, thin against the image.  It is
     traced in a low-contrast mask, where a faint printed line is still continuous even
     when a threshold would leave only dashes of it; small tilts are tolerated by
     thickening across the line before looking for long runs.
+
+    `frame`: (h, w) of the whole photo when `ink` is the box of the page found in it.  A
+    family of parallel lines spanning much of the page (`rule_page_length` of its side)
+    is then ruling too, however small the page is in the photo; lone upright lines are
+    still measured against the photo (a big 1 on a small note is as long as the note is
+    tall).  Tilted lines are measured against the box given (a family of three, or a line
+    from edge to edge of the box, is asked of them).
     """
     h, w = ink.shape
+    fh, fw = frame if frame is not None else (h, w)
     weak = cv2.threshold((ink * 255).astype(np.uint8), int(config.rule_contrast * 255), 255, cv2.THRESH_BINARY)[1]
     rules: np.ndarray = np.zeros_like(weak)
     for horizontal in (True, False):
@@ -170,12 +180,15 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         thin[0] = False
         # a rule is long against the longer side (a 1 in a strip of digits is tall against
         # the strip, not against the strip's length)...
-        long = thin & (extent >= max(h, w) * config.rule_min_length)
+        long = thin & (extent >= max(fh, fw) * config.rule_min_length)
         # ...and a lone line must span most of the image (a margin, a page edge): shorter
         # ones count only in a family of parallel lines (ruled or squared paper)
         long &= (_lanes(stats, long, horizontal, thick_max) >= config.rule_family) | (
-            extent >= length * config.rule_alone_length
+            extent >= (fw if horizontal else fh) * config.rule_alone_length
         )
+        if frame is not None:  # a family spanning much of the page is its ruling
+            page = thin & (extent >= length * config.rule_page_length)
+            long |= page & (_lanes(stats, page, horizontal, thick_max) >= config.rule_family)
         # lines crossing the whole image, several side by side, are rules or a form's boxes too
         across_all = thin & (extent >= length * config.rule_cross_length)
         across_all &= _lanes(stats, across_all, horizontal, thick_max) >= config.rule_family
@@ -197,6 +210,8 @@ def find_rules(ink: np.ndarray, config: PreprocessConfig = PreprocessConfig()) -
         if keep.any():
             rules[box] |= (keep[labels] & (weak[box] > 0)).astype(np.uint8) * 255
     if config.tilted_rules:  # on what the upright rules left (fewer points: a faster transform)
+        # (on a page's box, long against the page: a family of three or a line from edge to
+        # edge is asked of them, which a big 1 on a small note is not)
         rules |= tilted_rules(cv2.bitwise_and(weak, cv2.bitwise_not(rules)), config)
     return rules
 
@@ -262,24 +277,27 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
         return out
     seg = np.array(thin)
     angle = np.arctan2(seg[:, 3] - seg[:, 1], seg[:, 2] - seg[:, 0]) % np.pi
-    normal = np.stack([-np.sin(angle), np.cos(angle)], axis=1)
-    offset = normal[:, 0] * seg[:, 0] + normal[:, 1] * seg[:, 1]
     width = max(1, int(np.ceil(thick_max)))
+    edge = 0.01 * side + 2  # how near the frame's edge a line crossing it ends
     for i in range(len(seg)):
-        # a rule is one of a family: several parallel lines (a pen stroke stands alone)
+        # a rule is one of a family: several parallel lines (a pen stroke stands alone);
+        # offsets along segment i's own normal (angles near 0 and near 180 degrees are one
+        # direction, and their normals would point opposite ways)
         d = np.abs(angle - angle[i])
         family = np.minimum(d, np.pi - d) <= np.radians(3.0)
+        offset = -np.sin(angle[i]) * seg[:, 0] + np.cos(angle[i]) * seg[:, 1]
         lanes = np.unique(np.round(offset[family] / (2.0 * thick_max)))
         p0, p1 = (round(seg[i, 0]), round(seg[i, 1])), (round(seg[i, 2]), round(seg[i, 3]))
-        lane = family & (np.abs(offset - offset[i]) <= thick_max)
-        chord = _chord(seg[i], (h, w))
         if len(lanes) < config.rule_family:
-            # a line whose segments cover most of the way from edge to edge of the frame is a
-            # rule even alone (the one rule of a close-up page): a pen stroke ends inside
-            if not (config.rule_edge_to_edge and chord is not None):
+            # a line whose segments run from edge to edge of the frame is a rule even alone
+            # (the one rule of a close-up page): a pen stroke, however long, ends inside
+            chord = _chord(seg[i], (h, w)) if config.rule_edge_to_edge else None
+            if chord is None:
                 continue
-            covered = _covered(seg[lane], seg[i]) / max(1.0, float(np.hypot(*np.subtract(chord[1], chord[0]))))
-            if covered < config.rule_alone_length:
+            lane = family & (np.abs(offset - offset[i]) <= thick_max)
+            covered, lo, hi = _covered(seg[lane], np.array([*chord[0], *chord[1]], np.float64))
+            run = float(np.hypot(*np.subtract(chord[1], chord[0])))
+            if covered < config.rule_alone_length * run or lo > edge or hi < run - edge:
                 continue
             p0, p1 = chord
         cv2.line(out, p0, p1, 255, width)
@@ -336,12 +354,13 @@ def _chord(segment: np.ndarray, shape: tuple[int, int]) -> tuple[tuple[int, int]
     return (start, end) if ok and start != end else None
 
 
-def _covered(segments: np.ndarray, along: np.ndarray) -> float:
-    """Length of the union of `segments` projected on the direction of `along` (px)."""
+def _covered(segments: np.ndarray, along: np.ndarray) -> tuple[float, float, float]:
+    """(length of the union of `segments` projected on the segment `along`, where the union
+    starts and where it ends), all in px from `along`'s first point."""
     d = np.array([along[2] - along[0], along[3] - along[1]], np.float64)
     d /= max(1e-9, float(np.hypot(*d)))
-    a = segments[:, 0] * d[0] + segments[:, 1] * d[1]
-    b = segments[:, 2] * d[0] + segments[:, 3] * d[1]
+    a = (segments[:, 0] - along[0]) * d[0] + (segments[:, 1] - along[1]) * d[1]
+    b = (segments[:, 2] - along[0]) * d[0] + (segments[:, 3] - along[1]) * d[1]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     order = np.argsort(lo)
     total, end = 0.0, -np.inf
@@ -350,7 +369,7 @@ def _covered(segments: np.ndarray, along: np.ndarray) -> float:
             continue
         total += s1 - max(s0, end)
         end = s1
-    return total
+    return total, float(lo.min()), float(hi.max())
 
 
 def _lanes(stats: np.ndarray, keep: np.ndarray, horizontal: bool, thick_max: float) -> int:
@@ -363,13 +382,18 @@ def _lanes(stats: np.ndarray, keep: np.ndarray, horizontal: bool, thick_max: flo
 
 
 def remove_rules(
-    mask: np.ndarray, ink: np.ndarray, rules: np.ndarray, config: PreprocessConfig = PreprocessConfig()
+    mask: np.ndarray,
+    ink: np.ndarray,
+    rules: np.ndarray,
+    config: PreprocessConfig = PreprocessConfig(),
+    chords: np.ndarray | None = None,
 ) -> np.ndarray:
     """Take rule pixels out of the ink mask without cutting the digits written over them.
 
     Where a pen stroke crosses a printed rule the pixel is darker than the rule alone, so
     only rule pixels about as faint as the rule itself are removed; what remains of a
-    crossing is then closed across the rule's width.
+    crossing is then closed across the rule's width.  `chords`: the rules' lines drawn on
+    to the edges (`rule_chords`), when already at hand (else made here from `rules`).
     """
     if not rules.any():
         return mask
@@ -389,7 +413,7 @@ def remove_rules(
         # on a fine grid, all of it near some line, is a blob far thicker than a line
         near = cv2.dilate(rules, np.ones((3, 3), np.uint8)) > 0
         if config.rule_edge_to_edge:  # ...or on its line beyond the rule found, up to the frame's edges
-            near |= rule_chords(rules, config) > 0
+            near |= (rule_chords(rules, config) if chords is None else chords) > 0
         n, labels, stats = label_components(cleaned)
         if n > 1:
             beyond = np.bincount(labels[(cleaned > 0) & ~near], minlength=n)

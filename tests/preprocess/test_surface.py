@@ -112,3 +112,15 @@ def test_rules_are_long_against_the_page_they_are_printed_on(mnist_test):
     assert cv2.countNonZero(on_page.stages["5_rules_removed"]) > 5 * 300  # the rules are found...
     assert len(on_page) == 3 and all(b[3] >= 40 for b in on_page.boxes)  # ...and the digits read whole
     assert not on_photo.stages["5_rules_removed"].any() and len(on_photo) > 3  # against the photo: cut by the rule
+
+
+@pytest.mark.parametrize("slant", [10, -60])
+def test_a_big_1_on_a_small_sheet_is_no_rule(slant):
+    img = _desk(900, 1200)
+    x0, y0, w, h = 420, 250, 400, 400  # as tall as the 1 nearly: against the sheet it is long
+    cv2.fillConvexPoly(img, np.array([[x0, y0], [x0 + w, y0 + 4], [x0 + w - 4, y0 + h], [x0 - 3, y0 + h - 4]]), 228)
+    cv2.line(img, (x0 + 150 + slant, y0 + 25), (x0 + 150, y0 + 370), 50, 4, cv2.LINE_AA)
+    pre = preprocess(img, keep_stages=True)
+    assert pre.surface is not None
+    assert not pre.stages["5_rules_removed"].any()
+    assert len(pre) == 1 and pre.boxes[0][3] >= 330  # read whole

@@ -198,9 +198,12 @@ def test_one_tilted_rule_crossing_a_close_up_is_a_rule_and_a_thick_stroke_is_not
     ink = np.zeros((480, 640), np.float32)
     cv2.line(ink, (0, 60), (639, 300), 0.3, 3)  # the one rule of a close-up, tilted 20 degrees
     cv2.line(ink, (420, 0), (440, 479), 0.8, 22)  # a 1 filling the frame, in a thick pen
+    cv2.line(ink, (250 + 160, 20), (250, 460), 0.8, 3)  # and one slanted 20 degrees, in a thin pen
     alone = find_rules(ink, PreprocessConfig(rule_edge_to_edge=False))
     found = find_rules(ink)
     assert not alone[:, :400].any()  # one line alone is no family...
     on_rule = np.array([found[round(60 + 240 * x / 639), x] > 0 for x in range(0, 400, 10)])
     assert on_rule.all()  # ...but one crossing the frame from edge to edge is a rule
-    assert cv2.countNonZero(found[100:479, 425:435]) < 0.1 * 379 * 10  # the thick 1 is no rule
+    assert cv2.countNonZero(found[100:479, 425:435]) < 0.1 * 379 * 10  # the thick 1 is no rule...
+    slanted = [found[y, round(250 + 160 * (460 - y) / 440)] > 0 for y in range(40, 440, 10)]
+    assert sum(slanted) <= 3  # ...nor the thin slanted one, long as it is: it ends inside the frame (crossings aside)

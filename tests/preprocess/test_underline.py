@@ -93,7 +93,7 @@ def test_a_foot_drawn_along_the_line_stays_with_its_digit():
     for x in (40, 150, 260):  # 2s whose bases lie on the line, a little above its middle
         _two(mask, x, base=88)
     cv2.line(mask, (5, 90), (395, 90), 255, 3)
-    cv2.line(mask, (340, 91), (370, 91), 255, 3)  # a thicker stretch of the line, far from any digit
+    cv2.line(mask, (340, 93), (370, 93), 255, 3)  # a thicker stretch of the line, far from any digit
     out, taken = cut_underlines(mask, 3.0)
     twos = sorted(p for p in _pieces(out) if p[3] >= 30)
     assert len(twos) == 3  # apart...
