@@ -216,6 +216,19 @@ def find_rules(
     return rules
 
 
+def _hough_copy(mask: np.ndarray, config: PreprocessConfig) -> tuple[np.ndarray, float, float]:
+    """(the mask shrunk to at most `rule_hough_side` and binarised again, its scale, the
+    shortest rule's length on it: `rule_min_length` of the mask's geometric-mean side)."""
+    h, w = mask.shape
+    scale = min(1.0, config.rule_hough_side / max(h, w))
+    small = (
+        mask
+        if scale == 1.0
+        else cv2.resize(mask, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    )
+    return (small > 64).astype(np.uint8) * 255, scale, config.rule_min_length * float(np.sqrt(h * w)) * scale
+
+
 def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """Long thin straight lines at any angle (rules under perspective, a slanted page edge).
 
@@ -233,14 +246,7 @@ def tilted_rules(weak: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     if np.count_nonzero(weak) > config.rule_max_cover * weak.size:
         return out  # a texture or noise, where straight segments are found by chance
     side = min(h, w)
-    scale = min(1.0, config.rule_hough_side / max(h, w))
-    small = (
-        weak
-        if scale == 1.0
-        else cv2.resize(weak, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    )
-    small = (small > 64).astype(np.uint8) * 255
-    min_len = config.rule_min_length * float(np.sqrt(h * w)) * scale
+    small, scale, min_len = _hough_copy(weak, config)
     _, _, stats = label_components(small)
     if len(stats) < 2 or np.hypot(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]).max() < min_len:
         return out  # nothing long enough to be a rule: no transform needed
@@ -317,14 +323,7 @@ def rule_chords(rules: np.ndarray, config: PreprocessConfig = PreprocessConfig()
     out = np.zeros_like(rules)
     if not rules.any() or np.count_nonzero(rules) > config.rule_max_cover * rules.size:
         return out  # no rules, or a region too solid to be lines
-    scale = min(1.0, config.rule_hough_side / max(h, w))
-    small = (
-        rules
-        if scale == 1.0
-        else cv2.resize(rules, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    )
-    small = (small > 64).astype(np.uint8) * 255
-    min_len = config.rule_min_length * float(np.sqrt(h * w)) * scale
+    small, scale, min_len = _hough_copy(rules, config)
     segments = cv2.HoughLinesP(
         small, 1, np.pi / 360, threshold=max(10, int(min_len / 2)), minLineLength=min_len, maxLineGap=2
     )
