@@ -253,13 +253,23 @@ def digit_shaped(
     return 2.0 * float(dist[c.y : c.y2, c.x : c.x2][own].max(initial=0)) <= config.max_blob * max(c.w, c.h)
 
 
-def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
+def same_pen(
+    cands: list[Candidate],
+    labels: np.ndarray,
+    ink: np.ndarray,
+    config: PreprocessConfig,
+    dist: np.ndarray | None = None,
+) -> list[Candidate]:
     """Drop marks far fainter than the page's writing: soft shadows, smudges, show-through.
 
     Digits on one page are written with one or a few pens, so their mean ink strength is
     alike; a shadow that a threshold let through is a fraction of it.  The writing's
     level is the ink-weighted upper quartile over the pieces (measured better than the
-    unweighted one on 1,800 generated photos).
+    unweighted one on 1,800 generated photos).  With `dist` (the mask's distance to the
+    background), solid marks do not set that level: a piece as thick as its short side
+    (`solid_fill`) and not a bar (short side at least `solid_round` of its long side) is a
+    punched hole or a dark dot, no pen's stroke, and a pale pen's digits beside dark holes
+    keep their level.  Solid marks are still judged against it.
     """
     if len(cands) < 2 or config.min_relative_ink <= 0:
         return cands
@@ -268,6 +278,15 @@ def same_pen(cands: list[Candidate], labels: np.ndarray, ink: np.ndarray, config
     sums = np.bincount(flat[at], weights=ink.ravel()[at], minlength=max(max(c.labels) for c in cands) + 1)
     core = np.array([sums[c.labels].sum() / max(1, c.ink) for c in cands])  # c.ink: the pieces' pixel count
     weights = np.array([c.ink for c in cands], np.float64)
+    if dist is not None and config.solid_fill > 0:
+        deepest = np.zeros(len(sums), np.float64)
+        np.maximum.at(deepest, flat[at], dist.ravel()[at])
+        short = np.array([min(c.w, c.h) for c in cands], np.float64)
+        long = np.array([max(c.w, c.h) for c in cands], np.float64)
+        thick = np.array([2.0 * float(deepest[c.labels].max()) for c in cands])
+        solid = (thick >= config.solid_fill * short) & (short >= config.solid_round * long)
+        if not solid.all():
+            weights[solid] = 0.0
     order = np.argsort(core)
     writing = core[order][min(len(core) - 1, np.searchsorted(np.cumsum(weights[order]), 0.75 * weights.sum()))]
     return [c for c, k in zip(cands, core, strict=True) if k >= config.min_relative_ink * writing]
@@ -294,10 +313,10 @@ def find_digits(
     cands = [c for c in cands if c.h >= 2 and c.ink >= 4]
     if len(cands) > config.max_pieces:  # a texture, not writing: keep the inkiest pieces
         cands = sorted(cands, key=lambda c: -c.ink)[: config.max_pieces]
-    cands = same_pen(cands, labels, ink, config)
+    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
+    cands = same_pen(cands, labels, ink, config, dist)
     if not cands:
         return labels, [], [], {}
-    dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
     ref_h = writing_height(shaped or cands, config)
     merged = merge_fragments([c for c in cands if c.h < config.max_height_ratio * ref_h], ref_h, config)

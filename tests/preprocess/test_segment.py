@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 
 from digitlens.inference import Reader
-from digitlens.preprocess import PreprocessConfig
+from digitlens.preprocess import PreprocessConfig, preprocess
 from digitlens.preprocess.segment import Candidate, reference_height, writing_height
 from tests.conftest import paper_with_digits
 
@@ -55,3 +55,17 @@ def test_small_digits_beside_a_pen_lying_on_the_page_are_read(mnist_test):
     got = Reader(rotate=0).read(img).text.replace(" ", "")
     assert got in (truth, "1" + truth)  # the pen itself may pass for a 1 (its own height, its own line)
     assert truth not in Reader(rotate=0, config=PreprocessConfig(small_writing=0)).read(img).text.replace(" ", "")
+
+
+def test_dark_punched_holes_do_not_set_the_level_of_a_paler_pen(mnist_test):
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[0]) for d in (4, 7, 2, 5, 8, 3)]
+    img, boxes = paper_with_digits([mnist_test.images[i] for i in picks], height=30, ink=120, origin=(150, 200))
+    for k in range(6):  # a ring binder's holes down the margin, far darker than the pen
+        cv2.ellipse(img, (40, 30 + 70 * k), (5, 8), 0, 0, 360, 20, -1)
+
+    def digits_found(pre) -> int:
+        return sum(any(abs(b[0] - x) <= 3 and abs(b[1] - y) <= 3 for b in pre.boxes) for x, y, _w, _h in boxes)
+
+    assert digits_found(preprocess(img)) == 6
+    # weighed with the holes, the pen's digits look like shadows beside them, and go
+    assert digits_found(preprocess(img, PreprocessConfig(solid_fill=0))) == 0
