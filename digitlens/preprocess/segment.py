@@ -279,12 +279,13 @@ def same_pen(
     core = np.array([sums[c.labels].sum() / max(1, c.ink) for c in cands])  # c.ink: the pieces' pixel count
     weights = np.array([c.ink for c in cands], np.float64)
     if dist is not None and config.solid_fill > 0:
-        deepest = np.zeros(len(sums), np.float64)
-        np.maximum.at(deepest, flat[at], dist.ravel()[at])
-        short = np.array([min(c.w, c.h) for c in cands], np.float64)
-        long = np.array([max(c.w, c.h) for c in cands], np.float64)
-        thick = np.array([2.0 * float(deepest[c.labels].max()) for c in cands])
-        solid = (thick >= config.solid_fill * short) & (short >= config.solid_round * long)
+        solid = np.zeros(len(cands), bool)
+        for i, c in enumerate(cands):
+            short, long = min(c.w, c.h), max(c.w, c.h)
+            # a solid mark fills half its box at least (a disc 79 %): only those are measured
+            if short >= config.solid_round * long and c.ink >= 0.5 * c.w * c.h:
+                thick = 2.0 * float(dist[c.y : c.y2, c.x : c.x2][member_mask(labels, c)].max(initial=0))
+                solid[i] = thick >= config.solid_fill * short
         if not solid.all():
             weights[solid] = 0.0
     order = np.argsort(core)
