@@ -210,6 +210,13 @@ def train(args: argparse.Namespace) -> dict:
         raise ValueError("--negatives, --turned and --scenes need --classes 11")
     if args.epochs < 0 or (args.epochs == 0 and not args.init):
         raise ValueError("--epochs must be positive, or 0 with --init (calibrate and test that model)")
+    swa_from = getattr(args, "swa", 0)  # checked before any data is read or made
+    if swa_from and getattr(args, "ema", 0.0):
+        raise ValueError("--swa and --ema are two ways of averaging weights: choose one")
+    if swa_from < 0:
+        raise ValueError(f"--swa must be an epoch (1 or later) or 0 for off, got {swa_from}")
+    if swa_from > args.epochs:
+        raise ValueError(f"--swa {swa_from} starts after the last epoch ({args.epochs})")
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -253,13 +260,6 @@ def train(args: argparse.Namespace) -> dict:
         if getattr(args, "ema", 0.0)
         else None
     )
-    swa_from = getattr(args, "swa", 0)
-    if swa_from and ema is not None:
-        raise ValueError("--swa and --ema are two ways of averaging weights: choose one")
-    if swa_from < 0:
-        raise ValueError(f"--swa must be an epoch (1 or later) or 0 for off, got {swa_from}")
-    if swa_from > args.epochs:
-        raise ValueError(f"--swa {swa_from} starts after the last epoch ({args.epochs})")
     swa = torch.optim.swa_utils.AveragedModel(model) if swa_from else None
     kept = ema.module if ema is not None else model
     aug_cfg = AugmentConfig(p_lowres=args.lowres)
