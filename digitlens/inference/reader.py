@@ -84,6 +84,27 @@ def orientation_voters(boxes: np.ndarray, bar: float) -> np.ndarray:
     return vote if vote.any() else np.ones(len(b), bool)
 
 
+def turn_is_clear(
+    best: int, confidence: dict[int, float], sure: dict[int, int], settled: set[int], config: PreprocessConfig
+) -> bool:
+    """Whether quarter turn `best` (not 0) reads enough like digits to be taken over the photo as given.
+
+    Its crops read as digits surely enough on average; or the page is crowded with marks
+    (rules, grain, printed text) that pull the average down, and still the turn reads
+    `orientation_min_sure` crops or more surely, `orientation_sure_ratio` times as many as
+    the photo as given, or the turned-digit table clearly put it above its opposite (an
+    upside-down page).
+    """
+    if confidence.get(best, 0.0) >= config.orientation_min_conf:
+        return True
+    n = sure.get(best, 0)
+    if n < config.orientation_min_sure:
+        return False
+    if best == 2 and best in settled:
+        return True
+    return n >= config.orientation_sure_ratio * sure.get(0, 0)
+
+
 def robust_evidence(per_crop: np.ndarray) -> float:
     """Summed log-ratios, less the strongest one in the sum's direction when there are several.
 
@@ -214,6 +235,7 @@ class Reader:
         known: dict[int, Classified] = {}
         scores: dict[int, float] = {}
         confidence: dict[int, float] = {}
+        sure: dict[int, int] = {}  # voting crops read as a digit at p >= 0.9, per turn
         turned = getattr(self.recognizer, "turned_confusion", None)
         if turned is not None:
             turned = (1.0 - cfg.turned_smoothing) * turned + cfg.turned_smoothing / len(turned)
@@ -240,6 +262,8 @@ class Reader:
             cue = cfg.orientation_geometry * float(np.clip(upright, -1.0, 1.0))
             confidence[base] = float(digit[:n][vote].mean())
             confidence[base + 2] = float(digit[n : 2 * n][vote].mean())
+            sure[base] = int(np.count_nonzero(digit[:n][vote] >= cfg.orientation_sure))
+            sure[base + 2] = int(np.count_nonzero(digit[n : 2 * n][vote] >= cfg.orientation_sure))
             scores[base] = confidence[base] + cue
             scores[base + 2] = confidence[base + 2] + cue
             if turned is not None and probs.shape[1] == len(turned):
@@ -259,17 +283,20 @@ class Reader:
                 # second pass (one that leaves marks unread, perhaps a sideways digit beside
                 # bars that pass for 1s, is worth it)
                 break
+        settled: set[int] = set()  # turns the turned-digit table chose over their opposite
         for base, evidence in flip.items():  # a turn or its opposite: clear evidence decides...
             if evidence > cfg.orientation_flip_margin:
                 scores.pop(base, None)
+                settled.add(base + 2)
             elif evidence < -cfg.orientation_flip_margin:
                 scores.pop(base + 2, None)
+                settled.add(base)
         if 0 in scores:  # ...else confidence, geometry and the prior for the photo as given
             scores[0] += cfg.orientation_prior
         elif 2 in scores:
             scores[2] += cfg.orientation_prior  # the photo's own axis, read upside down
         best = max(scores, key=lambda q: scores[q])
-        if best != 0 and confidence.get(best, 0.0) < cfg.orientation_min_conf:
+        if best != 0 and not turn_is_clear(best, confidence, sure, settled, cfg):
             best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
         return best, found.get(best), known.get(best)
 

@@ -164,3 +164,59 @@ def test_the_sticky_note_sample_reads_upright(reader):
     samples = Path(__file__).resolve().parents[2] / "samples"
     want = json.loads((samples / "expected.json").read_text())["sticky_note.jpg"]["text"]
     assert reader.read(load_image(samples / "sticky_note.jpg")).text == want
+
+
+def _operator(kind: int, side: int = 50) -> np.ndarray:
+    """A plus, a times or a hash sign in MNIST's polarity (white on black)."""
+    import cv2
+
+    m = np.zeros((side, side), np.uint8)
+    c, r = side // 2, int(side * 0.38)
+    if kind == 0:
+        cv2.line(m, (c - r, c), (c + r, c), 255, 5)
+        cv2.line(m, (c, c - r), (c, c + r), 255, 5)
+    elif kind == 1:
+        cv2.line(m, (c - r, c - r), (c + r, c + r), 255, 5)
+        cv2.line(m, (c - r, c + r), (c + r, c - r), 255, 5)
+    else:
+        for o in (-8, 8):
+            cv2.line(m, (c - r, c + o), (c + r, c + o), 255, 5)
+            cv2.line(m, (c + o, c - r), (c + o, c + r), 255, 5)
+    return m
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_turned_sum_crowded_with_operators_is_turned(reader, mnist_test, quarters):
+    """Two operators between each pair of digits: most crops are no digit in any view, so the
+    mean confidence of every view is low, yet the upright view alone reads five digits surely.
+    That is enough to turn the photo; requiring a high mean (orientation_min_sure out of reach)
+    leaves it as given and misread."""
+    from digitlens.preprocess import PreprocessConfig
+
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[k]) for d, k in ((2, 1), (3, 0), (4, 2), (5, 0), (7, 0))]
+    seq: list[np.ndarray] = []
+    for j, i in enumerate(picks):
+        seq.append(mnist_test.images[i])
+        if j < len(picks) - 1:
+            seq += [_operator((j + k) % 3) for k in range(2)]
+    image, _ = paper_with_digits(seq, height=50, size=(1200, 300), origin=(40, 120), gap=0.4)
+    assert reader.read(image).text == "23457"
+    turned = np.ascontiguousarray(np.rot90(image, -quarters))
+    reading = reader.read(turned)
+    assert reading.rotation == (360 - 90 * quarters) % 360
+    assert reading.text == "23457"
+    strict = Reader(config=PreprocessConfig(orientation_min_sure=10**6)).read(turned)
+    assert strict.rotation == 0 and strict.text != "23457"
+
+
+def test_a_turn_is_clear_by_mean_confidence_or_by_many_sure_readings():
+    from digitlens.inference.reader import turn_is_clear
+    from digitlens.preprocess import PreprocessConfig
+
+    cfg = PreprocessConfig()  # min_conf 0.5, min_sure 3, sure_ratio 2
+    assert turn_is_clear(1, {0: 0.2, 1: 0.6}, {0: 0, 1: 1}, set(), cfg)  # reads as digits on average
+    assert not turn_is_clear(1, {0: 0.2, 1: 0.4}, {0: 0, 1: 2}, set(), cfg)  # two sure crops are too few
+    assert turn_is_clear(1, {0: 0.2, 1: 0.4}, {0: 2, 1: 4}, set(), cfg)  # twice the photo as given
+    assert not turn_is_clear(1, {0: 0.2, 1: 0.4}, {0: 3, 1: 5}, set(), cfg)  # not twice
+    assert not turn_is_clear(2, {0: 0.3, 2: 0.4}, {0: 3, 2: 4}, set(), cfg)
+    assert turn_is_clear(2, {0: 0.3, 2: 0.4}, {0: 3, 2: 4}, {2}, cfg)  # the turned-digit table said upside down
