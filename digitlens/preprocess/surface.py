@@ -66,7 +66,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * b + 1, 2 * b + 1))
     away = np.zeros((sh, sw), bool)
     away[b:-b, b:-b] = True
-    best: tuple[float, np.ndarray, np.ndarray, float] | None = None
+    best: tuple[float, np.ndarray, np.ndarray, float, np.ndarray] | None = None
     # every level between the surroundings and the sheet is tried: the sheet's edge is the
     # level whose region has the sharpest step at its border
     lo, hi = fast_quantiles(paper.ravel(), [0.03, 0.97])
@@ -76,14 +76,61 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
             best = found
     if best is None:
         return None
-    _, inside, hull, area = best
+    _, inside, hull, area, region = best
     if not dark and float(fast_median(small[inside > 0])) < 1.0 - config.board_max_level:
         return None  # a "board" must be dark (chalk on a blackboard); a bright page is not one
     margin = max(1, int(config.surface_margin * min(sw, sh)))
-    core = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
-    mask = cv2.resize(core, (w, h), interpolation=cv2.INTER_NEAREST)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+    core = cv2.erode(inside, disc)
+    mask = _full_size(core, s, (h, w))
+    wedges = _desk_wedges(inside, region)
+    if wedges.any():  # the hull's corners of desk are desk, with the same margin as the sheet's edge
+        beyond = cv2.resize(cv2.dilate(wedges, disc), (w, h), interpolation=cv2.INTER_LINEAR)
+        mask[beyond > 0] = 0
     polygon = (hull.reshape(-1, 2).astype(np.float32) + 0.5) / s - 0.5
     return Surface(mask, polygon, float(area))
+
+
+def _desk_wedges(inside: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """uint8 255 on the parts of the hull `inside` that are not the surface's own `region`
+    and reach the hull's edge: the corners of desk between two stacked notes, or where a
+    sheet's corner is folded or cut off by the frame.
+
+    They are as dark as the desk, far darker than any pen on the paper: read as ink they set
+    the ink level, and a pale pen's strokes fall under it (or are judged a paler "shadow" of
+    them).  Dark parts that do not reach the edge (bold writing, a shadow inside the sheet)
+    are the surface's own.
+    """
+    gaps = cv2.bitwise_and(inside, cv2.bitwise_not(region * np.uint8(255)))
+    if not gaps.any():
+        return gaps
+    n, labels = cv2.connectedComponents(gaps, connectivity=4)
+    rim = cv2.bitwise_and(inside, cv2.bitwise_not(cv2.erode(inside, np.ones((3, 3), np.uint8))))
+    touching = np.zeros(n, bool)
+    touching[np.unique(labels[rim > 0])] = True
+    touching[0] = False
+    return np.where(touching[labels], np.uint8(255), np.uint8(0))
+
+
+def _full_size(core: np.ndarray, s: float, shape: tuple[int, int]) -> np.ndarray:
+    """The convex mask found on the small copy (scale `s`), drawn at full size with straight sides.
+
+    Scaled up pixel by pixel it would have steps of 1/s pixels along every slanted side,
+    and each step's corner of desk left inside reads as a short dark stroke, too short to
+    pass for a run along the outline (a stack of turned notes: pale digits under a level
+    set by those corners).  Its hull drawn at full size follows the side itself.
+    """
+    h, w = shape
+    contours, _ = cv2.findContours(core, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    mask = np.zeros((h, w), np.uint8)
+    if not contours:
+        return mask
+    points = np.concatenate(contours).reshape(-1, 2).astype(np.float32)
+    # a pixel's outer corners, not its centre: the hull covers every pixel of the core
+    corners = np.concatenate([points + np.float32([dx, dy]) for dx in (0.0, 1.0) for dy in (0.0, 1.0)])
+    hull = cv2.convexHull(np.round(corners / s - 0.5).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 255)
+    return mask
 
 
 def required_step(sheet_level: float, config: PreprocessConfig) -> float:
@@ -108,8 +155,9 @@ def _candidate(
     disc: np.ndarray,
     away: np.ndarray,
     config: PreprocessConfig,
-) -> tuple[float, np.ndarray, np.ndarray, float] | None:
-    """(edge step, filled hull mask, hull, area fraction) of the largest region brighter than level, if sheet-like."""
+) -> tuple[float, np.ndarray, np.ndarray, float, np.ndarray] | None:
+    """(edge step, filled hull mask, hull, area fraction, region 0/1) of the largest region brighter than level,
+    if sheet-like."""
     bright: np.ndarray = (paper > level).astype(np.uint8)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=4)
     if n < 2:
@@ -149,4 +197,4 @@ def _candidate(
     step = float(fast_median(closed[band_in])) - float(fast_median(closed[band_out]))
     if step < required_step(float(fast_median(lit[band_in])), config):
         return None  # a shadow or vignetting over one sheet, not a sheet on a darker desk
-    return step, inside, hull, area
+    return step, inside, hull, area, region

@@ -507,14 +507,18 @@ def _outline_runs(labels: np.ndarray, stats: np.ndarray, outside: np.ndarray, co
     The surface's outline is a convex hull a little off the sheet's real edge where the
     frame cuts the sheet or its corner curls, so a sliver of desk or the sheet's shaded
     rim is left inside it: a long thin piece hugging the outline, as the desk along the
-    frame hugs the border.
+    frame hugs the border.  Long is measured against the surface, not the frame: the
+    hull around two stacked notes takes in wedges of desk a fifth of the notes' side long
+    that are short beside a photo of the whole desk.
     """
     n = len(stats)
     rim = cv2.dilate(outside, np.ones((3, 3), np.uint8))
     rim[0, :] = rim[-1, :] = rim[:, 0] = rim[:, -1] = 255  # the frame goes on the outline where it cuts the sheet
     contact = np.bincount(labels[rim > 0], minlength=n)
     extent = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    drop = (contact >= config.border_run * extent) & (contact >= config.border_min_side * min(labels.shape))
+    _x, _y, sw, sh = cv2.boundingRect(cv2.bitwise_not(outside))
+    side = min(sw, sh) if sw > 0 else min(labels.shape)
+    drop = (contact >= config.border_run * extent) & (contact >= config.border_min_side * side)
     drop[0] = False
     return drop
 

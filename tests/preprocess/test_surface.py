@@ -124,3 +124,62 @@ def test_a_big_1_on_a_small_sheet_is_no_rule(slant):
     assert pre.surface is not None
     assert not pre.stages["5_rules_removed"].any()
     assert len(pre) == 1 and pre.boxes[0][3] >= 330  # read whole
+
+
+def _stacked_notes(mnist_test) -> tuple[np.ndarray, str]:
+    """Two sheets on a dark desk, the top one turned against the one below, a pale pen on top."""
+    h, w = 1200, 1600
+    img = np.full((h, w), 35, np.uint8)
+
+    def quad(cx: float, cy: float, a: float, b: float, angle: float) -> np.ndarray:
+        return np.round(cv2.boxPoints(((cx, cy), (a, b), angle))).astype(np.int32)
+
+    cv2.fillConvexPoly(img, quad(820, 640, 560, 760, 28), 205)  # the sheet below
+    cv2.fillConvexPoly(img, quad(760, 600, 520, 700, 8), 228)
+    picks = [
+        int(np.flatnonzero(mnist_test.labels == d)[k]) for d, k in ((2, 0), (5, 1), (9, 0), (4, 3), (7, 2), (3, 1))
+    ]
+    line, _ = paper_with_digits(
+        [mnist_test.images[i] for i in picks], height=40, size=(330, 70), origin=(10, 15), paper=228, ink=175
+    )
+    img[560:630, 600:930] = np.minimum(img[560:630, 600:930], line)
+    return img, "259473"
+
+
+def test_the_corners_of_desk_between_stacked_sheets_are_not_surface(mnist_test, reader):
+    """The hull around two stacked sheets takes in corners of dark desk between them: as ink
+    they would set the level above the pale pen (and make it a "shadow" of themselves)."""
+    img, text = _stacked_notes(mnist_test)
+    surface = find_surface(img.astype(np.float32) / 255, True, PreprocessConfig())
+    assert surface is not None
+    desk = np.where(img < 100, np.uint8(255), np.uint8(0))
+    assert cv2.countNonZero(cv2.bitwise_and(surface.mask, desk)) == 0
+    assert cv2.countNonZero(surface.mask) > 0.8 * cv2.countNonZero(255 - desk)  # and the sheets are in it
+    assert reader.read(img).text == text
+
+
+def test_desk_wedges_are_the_gaps_that_reach_the_hull_edge():
+    from digitlens.preprocess.surface import _desk_wedges
+
+    inside = np.zeros((60, 60), np.uint8)
+    cv2.fillConvexPoly(inside, np.array([[5, 5], [55, 5], [55, 55], [5, 55]], np.int32), 255)
+    region = (inside > 0).astype(np.uint8)
+    region[5:15, 5:15] = 0  # a corner of desk, on the hull's edge
+    region[28:34, 28:34] = 0  # a dark blot in the middle of the sheet
+    wedges = _desk_wedges(inside, region)
+    assert wedges[8, 8] == 255 and wedges[30, 30] == 0
+    assert cv2.countNonZero(wedges) == 100
+
+
+def test_a_sliver_along_the_outline_is_long_against_the_surface_not_the_frame():
+    from digitlens.preprocess.threshold import remove_border_runs
+
+    h, w = 1200, 1600
+    outside = np.full((h, w), 255, np.uint8)
+    outside[400:800, 600:1000] = 0  # a note of 400 px in a photo of the desk
+    mask = np.zeros((h, w), np.uint8)
+    mask[400:404, 650:760] = 255  # a wedge of desk 110 px along the note's edge: a quarter of its side
+    mask[550:620, 780:800] = 255  # a stroke in the middle of the note
+    kept, removed = remove_border_runs(mask, PreprocessConfig(), outside)
+    assert cv2.countNonZero(removed) == 4 * 110
+    assert cv2.countNonZero(kept) == 70 * 20
