@@ -127,7 +127,7 @@ def _full_size(core: np.ndarray, s: float, shape: tuple[int, int]) -> np.ndarray
         return mask
     points = np.concatenate(contours).reshape(-1, 2).astype(np.float32)
     # a pixel's outer corners, not its centre: the hull covers every pixel of the core
-    corners = np.concatenate([points + np.float32([dx, dy]) for dx in (0.0, 1.0) for dy in (0.0, 1.0)])
+    corners = np.concatenate([points + np.array([dx, dy], np.float32) for dx in (0.0, 1.0) for dy in (0.0, 1.0)])
     hull = cv2.convexHull(np.round(corners / s - 0.5).astype(np.int32))
     cv2.fillConvexPoly(mask, hull, 255)
     return mask
