@@ -84,25 +84,18 @@ def orientation_voters(boxes: np.ndarray, bar: float) -> np.ndarray:
     return vote if vote.any() else np.ones(len(b), bool)
 
 
-def turn_is_clear(
-    best: int, confidence: dict[int, float], sure: dict[int, int], settled: set[int], config: PreprocessConfig
-) -> bool:
+def turn_is_clear(best: int, confidence: dict[int, float], sure: dict[int, int], config: PreprocessConfig) -> bool:
     """Whether quarter turn `best` (not 0) reads enough like digits to be taken over the photo as given.
 
     Its crops read as digits surely enough on average; or the page is crowded with marks
-    (rules, grain, printed text) that pull the average down, and still the turn reads
-    `orientation_min_sure` crops or more surely, `orientation_sure_ratio` times as many as
-    the photo as given, or the turned-digit table clearly put it above its opposite (an
-    upside-down page).
+    (operators, rules, grain) that pull the average down, and still the turn reads
+    `orientation_min_sure` crops or more surely, and `orientation_sure_ratio` times as many
+    as the photo as given (printed text reads a few letters as digits either way up).
     """
     if confidence.get(best, 0.0) >= config.orientation_min_conf:
         return True
     n = sure.get(best, 0)
-    if n < config.orientation_min_sure:
-        return False
-    if best == 2 and best in settled:
-        return True
-    return n >= config.orientation_sure_ratio * sure.get(0, 0)
+    return n >= config.orientation_min_sure and n >= config.orientation_sure_ratio * sure.get(0, 0)
 
 
 def robust_evidence(per_crop: np.ndarray) -> float:
@@ -283,20 +276,17 @@ class Reader:
                 # second pass (one that leaves marks unread, perhaps a sideways digit beside
                 # bars that pass for 1s, is worth it)
                 break
-        settled: set[int] = set()  # turns the turned-digit table chose over their opposite
         for base, evidence in flip.items():  # a turn or its opposite: clear evidence decides...
             if evidence > cfg.orientation_flip_margin:
                 scores.pop(base, None)
-                settled.add(base + 2)
             elif evidence < -cfg.orientation_flip_margin:
                 scores.pop(base + 2, None)
-                settled.add(base)
         if 0 in scores:  # ...else confidence, geometry and the prior for the photo as given
             scores[0] += cfg.orientation_prior
         elif 2 in scores:
             scores[2] += cfg.orientation_prior  # the photo's own axis, read upside down
         best = max(scores, key=lambda q: scores[q])
-        if best != 0 and not turn_is_clear(best, confidence, sure, settled, cfg):
+        if best != 0 and not turn_is_clear(best, confidence, sure, cfg):
             best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
         return best, found.get(best), known.get(best)
 
