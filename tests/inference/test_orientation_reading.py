@@ -220,3 +220,6 @@ def test_a_turn_is_clear_by_mean_confidence_or_by_many_sure_readings():
     assert not turn_is_clear(1, {0: 0.2, 1: 0.4}, {0: 3, 1: 5}, cfg)  # not twice
     # printed text reads a few letters surely either way up: upside down is no clearer
     assert not turn_is_clear(2, {0: 0.18, 2: 0.38}, {0: 5, 2: 7}, cfg)
+    # ...and more in every turn than upright: none stands out (the reliability suite's page)
+    assert not turn_is_clear(2, {0: 0.11, 2: 0.17}, {0: 12, 1: 24, 2: 25, 3: 24}, cfg)
+    assert turn_is_clear(3, {0: 0.23, 3: 0.43}, {0: 29, 1: 41, 2: 29, 3: 66}, cfg)  # a turned page of digits
