@@ -28,6 +28,7 @@ import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.stats import fast_median, fast_quantiles
+from digitlens.preprocess.threshold import drop_touching
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,8 @@ def _desk_wedges(inside: np.ndarray, region: np.ndarray) -> np.ndarray:
     gaps = cv2.bitwise_and(inside, cv2.bitwise_not(region * np.uint8(255)))
     if not gaps.any():
         return gaps
-    n, labels = cv2.connectedComponents(gaps, connectivity=4)
     rim = cv2.bitwise_and(inside, cv2.bitwise_not(cv2.erode(inside, np.ones((3, 3), np.uint8))))
-    touching = np.zeros(n, bool)
-    touching[np.unique(labels[rim > 0])] = True
-    touching[0] = False
-    return np.where(touching[labels], np.uint8(255), np.uint8(0))
+    return cv2.bitwise_and(gaps, cv2.bitwise_not(drop_touching(gaps, rim)))
 
 
 def _full_size(core: np.ndarray, s: float, shape: tuple[int, int]) -> np.ndarray:
