@@ -54,3 +54,42 @@ def scene_crops(
                 crops.append(sp.crops)
                 out.append(_label(sp.boxes, sc.boxes, sc.labels))
     return np.concatenate(crops), np.concatenate(out)
+
+
+def real_scene_crops(
+    count: int,
+    images: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    config: PreprocessConfig | None = None,
+    unmatched: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Like scene_crops, from `count` real-photo scenes (`digitlens.synth.scenes`), all upright.
+
+    These are the scenes people photograph: pale ballpoint and pencil, tiny blurred digits
+    in a 4000x3000 frame, notes on keyboards, skewed and tilted pages.  Kinds follow the
+    evaluation sets' schedule (one big frame in 20); the orientation is always 0, so that
+    no turned digit is ever labelled as the digit it is turned from (the reader's turn test
+    relies on the model finding a turned digit unlikely).
+
+    Only the crops that match a true digit are kept unless `unmatched`: the others are
+    handwritten marks, but also the printed legends of keycaps and printed pages, whose
+    1s, 4s and 7s are a neat hand's digits to the network; the generated negatives
+    (`digitlens.export.negatives`) teach what is not a digit instead.
+    """
+    from digitlens.synth.pens import PENS, DigitInk
+    from digitlens.synth.scenes import make_real_scene, schedule
+
+    config = config or PreprocessConfig(pair_aspect=0.0)
+    ink = DigitInk(images)
+    crops, out = [np.zeros((0, C.IMAGE_SIZE, C.IMAGE_SIZE), np.float32)], [np.zeros(0, np.int64)]
+    for i in range(count):
+        kind, _ = schedule(i)
+        rng = np.random.default_rng([seed, i, 11])
+        sc = make_real_scene(rng, images, labels, kind, None, 0, PENS[i % len(PENS)], None, ink)
+        pre = preprocess(sc.image, config)
+        lab = _label(pre.boxes, sc.boxes, sc.labels)
+        keep = np.ones(len(lab), bool) if unmatched else lab != NOT_DIGIT
+        crops.append(pre.crops[keep])
+        out.append(lab[keep])
+    return np.concatenate(crops), np.concatenate(out)

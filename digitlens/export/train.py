@@ -86,6 +86,12 @@ def add_arguments(p: argparse.ArgumentParser, grid: bool = False) -> None:
         "--scenes", type=int, default=0, help="generated photos whose pipeline crops join training (default: 0)"
     )
     p.add_argument(
+        "--real-scenes",
+        type=int,
+        default=0,
+        help="generated real-photo scenes (upright) whose pipeline crops of true digits join training (default: 0)",
+    )
+    p.add_argument(
         "--cache", default="runs/cache", help="folder caching generated crops between runs (default: runs/cache)"
     )
     p.add_argument(
@@ -161,7 +167,7 @@ def extra_data(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generated negatives (label 10) and pipeline crops of generated photos, as tensors."""
     from digitlens.export import negatives as neg
-    from digitlens.export.scene_crops import NOT_DIGIT, scene_crops
+    from digitlens.export.scene_crops import NOT_DIGIT, real_scene_crops, scene_crops
 
     cache = Path(args.cache) if args.cache else None
     tag = f"{len(digits)}d{int(digits[:64].sum()) % 100003}"  # which digits fed the scenes and fragments
@@ -185,6 +191,13 @@ def extra_data(
         x, y = _cached(cache, f"scenes_{n_sc}_s{seed}_{tag}", lambda: scene_crops(n_sc, digits, labels, seed))
         xs.append(x)
         ys.append(y)
+    n_real = round(getattr(args, "real_scenes", 0) * scale)
+    if n_real:
+        x, y = _cached(
+            cache, f"realscenes_{n_real}_s{seed}_{tag}", lambda: real_scene_crops(n_real, digits, labels, seed)
+        )
+        xs.append(x)
+        ys.append(y)
     return torch.from_numpy(np.concatenate(xs)).unsqueeze(1), torch.from_numpy(np.concatenate(ys))
 
 
@@ -206,8 +219,9 @@ def all_logits(model: torch.nn.Module, x: torch.Tensor, batch: int = 1000) -> to
 
 def train(args: argparse.Namespace) -> dict:
     """Train, select by validation accuracy, test once; return the metrics written to JSON."""
-    if (args.negatives or args.scenes or getattr(args, "turned", 0)) and args.classes != 11:
-        raise ValueError("--negatives, --turned and --scenes need --classes 11")
+    extras = args.negatives or args.scenes or getattr(args, "turned", 0) or getattr(args, "real_scenes", 0)
+    if extras and args.classes != 11:
+        raise ValueError("--negatives, --turned, --scenes and --real-scenes need --classes 11")
     if args.epochs < 0 or (args.epochs == 0 and not args.init):
         raise ValueError("--epochs must be positive, or 0 with --init (calibrate and test that model)")
     swa_from = getattr(args, "swa", 0)  # checked before any data is read or made
@@ -234,7 +248,7 @@ def train(args: argparse.Namespace) -> dict:
     x_train, y_train, x_val, y_val = x_all[train_idx], y_all[train_idx], x_all[val_idx], y_all[val_idx]
     n_mnist_val = len(x_val)
     n_neg_val = 0
-    if args.classes == 11 and (args.negatives or args.scenes or getattr(args, "turned", 0)):
+    if args.classes == 11 and extras:
         imgs, lbls = train_split.images[: len(x_all)], train_split.labels[: len(x_all)]
         ti, vi = np.sort(train_idx.numpy()), np.sort(val_idx.numpy())
         x_extra, y_extra = extra_data(args, imgs[ti], lbls[ti], args.seed)
