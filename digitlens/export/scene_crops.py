@@ -63,6 +63,7 @@ def real_scene_crops(
     seed: int,
     config: PreprocessConfig | None = None,
     unmatched: bool = False,
+    max_turn: float = 12.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Like scene_crops, from `count` real-photo scenes (`digitlens.synth.scenes`), all upright.
 
@@ -70,7 +71,10 @@ def real_scene_crops(
     in a 4000x3000 frame, notes on keyboards, skewed and tilted pages.  Kinds follow the
     evaluation sets' schedule (one big frame in 20); the orientation is always 0, so that
     no turned digit is ever labelled as the digit it is turned from (the reader's turn test
-    relies on the model finding a turned digit unlikely).
+    relies on the model finding a turned digit unlikely).  For the same reason a scene whose
+    digits still stand more than `max_turn` degrees off upright after the pipeline levelled
+    its lines (a lone digit on a page skewed by 30 degrees: nothing to level by) gives no
+    crops; MNIST's augmentation turns digits by up to 12 degrees.
 
     Only the crops that match a true digit are kept unless `unmatched`: the others are
     handwritten marks, but also the printed legends of keycaps and printed pages, whose
@@ -88,6 +92,9 @@ def real_scene_crops(
         rng = np.random.default_rng([seed, i, 11])
         sc = make_real_scene(rng, images, labels, kind, None, 0, PENS[i % len(PENS)], None, ink)
         pre = preprocess(sc.image, config)
+        skew = float(sc.meta.get("skew", 0.0))
+        if abs(skew - pre.skew) > max_turn:  # the page's skew less what the pipeline levelled
+            continue
         lab = _label(pre.boxes, sc.boxes, sc.labels)
         keep = np.ones(len(lab), bool) if unmatched else lab != NOT_DIGIT
         crops.append(pre.crops[keep])

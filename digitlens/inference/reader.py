@@ -254,6 +254,7 @@ class Reader:
             keep = np.r_[0:n, 2 * n : len(probs)]  # the reading's own batch: crops, then split pieces
             known[base] = (labels[keep], confs[keep], probs[keep])
             digit = (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)  # "not a digit" counts against
+            digit[:n] = self._with_pairs(pre, digit[:n], nd)
             # bars (a rule's piece, a page edge, a shadow's rim, a 1) read as 1s one way up and
             # are dashes (no candidates) turned by 90 degrees: only the other boxes vote
             geometry = pre.boxes if pre.level_boxes is None else pre.level_boxes  # where digits stand upright
@@ -296,6 +297,31 @@ class Reader:
         if best != 0 and not turn_is_clear(best, confidence, sure, cfg):
             best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
         return best, found.get(best), known.get(best)
+
+    def _with_pairs(self, pre: Preprocessed, digit: np.ndarray, nd: int | None) -> np.ndarray:
+        """Each crop's digit confidence, or its pair split's where that would be read instead.
+
+        Two fused digits read as no digit whole, and the reading takes their halves
+        (`read_preprocessed`); turned by 90 degrees the same blob is tall and may pass for
+        an 8.  Scored whole, the photo as given would lose to the turn: it is scored as it
+        will be read, each fused pair at the confidence of its less sure half.
+        """
+        if pre.pairs is None:
+            return digit
+        unread = np.flatnonzero(digit < self.conf)
+        extra = pre.pairs(unread.tolist()) if unread.size else ()
+        if not extra:
+            return digit
+        _, _, probs = self.recognizer.classify(np.concatenate([sp.crops for sp in extra]))
+        piece = (probs if nd is None else np.delete(probs, nd, axis=1)).max(axis=1)
+        out = digit.copy()
+        start = 0
+        for sp in extra:
+            weakest = float(piece[start : start + len(sp.crops)].min())
+            start += len(sp.crops)
+            if weakest >= self.config.split_min_conf and weakest > out[sp.index]:
+                out[sp.index] = weakest
+        return out
 
     def _to_source(self, reading: Reading, quarters: int, shape: tuple[int, int]) -> Reading:
         """The reading with its boxes in the frame of the image as given (before it was turned)."""

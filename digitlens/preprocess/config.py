@@ -168,6 +168,8 @@ class PreprocessConfig:
     pair_aspect: float = 0.8  # a box at least this wide for its height (and `pair_width` typical widths) that would
     #   not be read as a whole (a mark, or a digit under --conf) is also tried as two touching digits (0: never)
     pair_width: float = 0.8
+    seam_cut: bool = True  # touching digits are cut along the path of least ink, which may curve round a
+    #   stroke leaning over its neighbour (False: straight down the column of least ink)
     level_skew: float = 8.0  # text lines sloping by at least this many degrees are turned level and segmented
     #   again, so digits reach the recogniser upright and the pieces of one digit stack (0: never)
     line_tolerance: float = 0.5  # a digit continues a text line when it sits at most this many digit heights off it

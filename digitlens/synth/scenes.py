@@ -655,12 +655,15 @@ def make_touching_pair_scene(
     images: np.ndarray,
     labels: np.ndarray,
     ink: DigitInk | None = None,
+    overlap: tuple[float, float] = (0.02, 0.15),
 ) -> Scene:
     """Two digits written so close that they touch or overlap (a year, a price, a date).
 
     Fused, the pair is one piece about as wide as it is tall, no wider than a broad 0 or
     4 alone, so its width says nothing: only the recogniser, asked about the whole and
-    about the two halves, can tell a pair from a digit.
+    about the two halves, can tell a pair from a digit.  `overlap`: how far (in digit
+    heights) the second digit reaches into the first; from about 0.2 a stroke of one lies
+    over the other (a 5's bar over a 1, a 2's tail under a 0) and no straight cut parts them.
     """
     ink = ink or DigitInk(images)
     pen = make_pen(rng, str(_choice(rng, ("ballpoint", "gel", "felt-pen"))))
@@ -671,7 +674,7 @@ def make_touching_pair_scene(
         a = ink.render(int(i), height, pen, rng)
         xs = np.nonzero(a.max(axis=0) > 0.05)[0]
         glyphs.append(a[:, xs.min() : xs.max() + 1])
-    overlap = rng.uniform(0.02, 0.15) * height  # how far the second digit reaches into the first
+    reach = rng.uniform(*overlap) * height  # how far the second digit reaches into the first
     pad = int(height * 0.8)
     W = int(pad * 2 + glyphs[0].shape[1] + glyphs[1].shape[1])
     H = int(pad * 2 + max(g.shape[0] for g in glyphs))
@@ -683,7 +686,7 @@ def make_touching_pair_scene(
         alpha[pad : pad + gh, x : x + gw] = np.maximum(alpha[pad : pad + gh, x : x + gw], g)
         ys, xs = np.nonzero(g > 0.25)
         boxes.append((x + int(xs.min()), pad + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1))
-        x += gw - int(overlap)
+        x += gw - int(reach)
     paper = float(rng.uniform(215, 250))
     colour = np.array(pen.colour, np.float32)
     laid = paper * (1 - alpha[:, :, None]) + colour[None, None, :] * alpha[:, :, None]
@@ -691,5 +694,5 @@ def make_touching_pair_scene(
     img = blurred + rng.standard_normal((H, W, 1)).astype(np.float32) * 2.0
     labs = [int(labels[i]) for i in idx]
     text = "".join(map(str, labs))
-    meta = {"family": "touching-pair", "overlap": round(float(overlap / height), 3), "pen": pen.name}
+    meta = {"family": "touching-pair", "overlap": round(float(reach / height), 3), "pen": pen.name}
     return Scene(np.clip(img, 0, 255).astype(np.uint8), text, labs, boxes, [0, 0], "touching-pair", "line", meta)

@@ -133,3 +133,37 @@ def test_pair_pieces_are_asked_for_only_where_the_whole_would_not_be_read():
     assert asked == [[1]]  # the well-read whole is never cut
     assert [d.confidence for d in rd.digits] == pytest.approx([0.9, 0.97, 0.95])
     assert r.recognizer.batches == [2, 2]  # the crops, then only the asked pieces
+
+
+class ProbRecognizer(ScriptedRecognizer):
+    """As ScriptedRecognizer, with probabilities: digit 0 at the wanted confidence."""
+
+    def classify(self, crops):
+        _, conf, _ = super().classify(crops)
+        probs = np.repeat(((1 - conf) / 9)[:, None], 10, axis=1)
+        probs[:, 0] = conf
+        return np.zeros(len(crops), np.int64), conf, probs
+
+
+def test_orientation_scores_a_fused_pair_as_it_will_be_read():
+    """A fused pair reads as no digit whole and as two sure digits cut: the photo as given is
+    scored at its less sure half, so a turn that passes the blob for an 8 does not win."""
+    asked = []
+
+    def pairs(indices):
+        asked.append(list(indices))
+        return tuple(
+            Split(i, crops_with_conf(0.97, 0.95), np.array([[0, 0, 10, 20], [10, 0, 10, 20]])) for i in indices
+        )
+
+    def unsure_pairs(indices):
+        return tuple(Split(i, crops_with_conf(0.97, 0.6), np.array([[0, 0, 10, 20], [10, 0, 10, 20]])) for i in indices)
+
+    boxes = np.array([[0, 0, 20, 20], [30, 0, 20, 20]])
+    r = Reader.__new__(Reader)
+    r.recognizer, r.config, r.conf = ProbRecognizer(), PreprocessConfig(), 0.3
+    pre = Preprocessed(crops_with_conf(0.9, 0.1), boxes, np.array([0, 0]), (100, 100), pairs=pairs)
+    assert r._with_pairs(pre, np.array([0.9, 0.1]), None) == pytest.approx([0.9, 0.95])
+    assert asked == [[1]]  # only the crop that would not be read whole is cut
+    pre = Preprocessed(crops_with_conf(0.9, 0.1), boxes, np.array([0, 0]), (100, 100), pairs=unsure_pairs)
+    assert r._with_pairs(pre, np.array([0.9, 0.1]), None) == pytest.approx([0.9, 0.1])  # below split_min_conf

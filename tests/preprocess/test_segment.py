@@ -69,3 +69,49 @@ def test_dark_punched_holes_do_not_set_the_level_of_a_paler_pen(mnist_test):
     assert digits_found(preprocess(img)) == 6
     # weighed with the holes, the pen's digits look like shadows beside them, and go
     assert digits_found(preprocess(img, PreprocessConfig(solid_fill=0))) == 0
+
+
+def _leaning_pair(joined: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two strokes leaning right, 10 px apart, each over columns the other also covers (ink, left, right)."""
+    left, right = np.zeros((40, 50), bool), np.zeros((40, 50), bool)
+    for r in range(40):
+        left[r, 8 + r // 2 : 11 + r // 2] = True
+        right[r, 18 + r // 2 : 21 + r // 2] = True
+    ink = left | right
+    if joined:
+        ink[20, 18:29] = True  # a bar from one to the other: one connected piece
+    return ink.astype(np.float32), left, right
+
+
+def test_the_seam_goes_round_a_stroke_that_leans_over_its_neighbour():
+    """No straight cut parts two leaning strokes; a path along the gap between them does."""
+    from digitlens.preprocess.segment import seam
+
+    ink, _, _ = _leaning_pair(joined=False)
+    path = seam(ink, 17, 33)
+    assert path.shape == (40,) and path.min() >= 17 and path.max() <= 33
+    assert float(ink[np.arange(40), path].sum()) == 0.0  # crosses no ink
+    assert np.abs(np.diff(path)).max() <= 1
+    assert (ink[:, 17:34].sum(axis=0) > 0).all()  # while every straight cut in the band crosses some
+
+
+def test_curved_cut_gives_each_piece_its_own_stroke():
+    from digitlens.preprocess.segment import Candidate, _cut, member_mask
+
+    ink, left, right = _leaning_pair(joined=True)
+    labels = (ink > 0).astype(np.int32)
+    c = Candidate(0, 0, 50, 40, [1], int(ink.sum()))
+    for curved in (True, False):
+        pieces = _cut(c, ink, 2, curved=curved)
+        assert len(pieces) == 2
+        own = []
+        for p in pieces:
+            m = np.zeros(ink.shape, bool)
+            m[p.y : p.y2, p.x : p.x2] = member_mask(labels, p)
+            own.append(m)
+        assert not (own[0] & own[1]).any()  # no pixel in both pieces
+        if curved:
+            assert own[0][left].all() and not own[0][right].any()  # the left stroke whole, none of the right
+            assert own[1][right].all() and not own[1][left].any()
+        else:
+            assert own[0][right].any() or own[1][left].any()  # a straight cut gives a piece of its neighbour

@@ -220,3 +220,14 @@ def test_form_strip_scene_is_truthful(mnist_test, ink):
     sc = S.make_form_strip_scene(np.random.default_rng(2), mnist_test.images, mnist_test.labels, ink=ink)
     assert sc.text == "".join(map(str, sc.labels)) and 1 <= len(sc.boxes) < sc.meta["boxes"]
     assert sc.image.shape[1] > 3 * sc.image.shape[0]  # a strip
+
+
+def test_touching_pair_overlap_sets_how_far_the_digits_reach_into_each_other(mnist_test, ink):
+    for lo, hi in ((0.02, 0.15), (0.2, 0.35)):
+        for i in range(5):
+            sc = S.make_touching_pair_scene(
+                np.random.default_rng([4, i]), mnist_test.images, mnist_test.labels, ink=ink, overlap=(lo, hi)
+            )
+            assert lo <= sc.meta["overlap"] <= hi
+            (x0, _, w0, _), (x1, _, _, _) = sc.boxes
+            assert x1 < x0 + w0  # the second digit starts inside the first's box
