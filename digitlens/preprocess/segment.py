@@ -168,19 +168,21 @@ def seam(weights: np.ndarray, lo: int, hi: int) -> np.ndarray:
     band = weights[:, lo : hi + 1].astype(np.float64)
     h, w = band.shape
     step = 0.02 * max(float(band.max()), 1e-6)
-    acc = band[0].copy()
-    back = np.zeros((h, w), np.int8)
+    acc = np.empty((h, w))
+    acc[0] = band[0]
     for r in range(1, h):
-        left = np.concatenate([[np.inf], acc[:-1]]) + step
-        right = np.concatenate([acc[1:], [np.inf]]) + step
-        choice = np.stack([left, acc, right])
-        k = choice.argmin(0)
-        back[r] = k - 1
-        acc = band[r] + choice[k, np.arange(w)]
+        prev, best = acc[r - 1], acc[r - 1].copy()
+        np.minimum(best[1:], prev[:-1] + step, out=best[1:])
+        np.minimum(best[:-1], prev[1:] + step, out=best[:-1])
+        acc[r] = band[r] + best
     path = np.zeros(h, np.int64)
-    path[-1] = int(acc.argmin())
-    for r in range(h - 1, 0, -1):
-        path[r - 1] = path[r] + back[r, path[r]]
+    path[-1] = int(acc[-1].argmin())
+    for r in range(h - 1, 0, -1):  # back up through the cheapest neighbour (a step costs `step`)
+        j = int(path[r])
+        a, b = max(j - 1, 0), min(j + 2, w)
+        around = acc[r - 1, a:b] + step
+        around[j - a] -= step
+        path[r - 1] = a + int(around.argmin())
     return path + lo
 
 
@@ -195,7 +197,7 @@ def _cut(c: Candidate, patch: np.ndarray, pieces: int, curved: bool = True) -> l
         lo, hi = max(prev + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
         if hi <= lo:
             paths.append(np.full(c.h, centre, np.int64))
-        elif curved:
+        elif curved and profile[lo : hi + 1].min() > 0:  # a straight cut would cross ink: go round it
             paths.append(seam(patch, lo, hi))
         else:
             paths.append(np.full(c.h, lo + int(np.argmin(profile[lo : hi + 1])), np.int64))
