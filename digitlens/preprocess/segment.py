@@ -77,8 +77,24 @@ def member_mask(labels: np.ndarray, c: Candidate) -> np.ndarray:
         lut[c.labels] = True
         own = lut[np.minimum(region, len(lut) - 1)] & (region < len(lut))
     if c.keep is not None:
-        own = own & c.keep
+        own = _without_crumbs(own & c.keep, own & ~c.keep, region)
     return own
+
+
+def _without_crumbs(piece: np.ndarray, beyond: np.ndarray, region: np.ndarray, share: float = 0.25) -> np.ndarray:
+    """A cut piece less the crumbs of its neighbour: parts under `share` of its largest whose
+    component goes on beyond the cut (a detached bar of its own stays: none of it is beyond)."""
+    n, lab, stats = label_components(piece.view(np.uint8))
+    if n <= 2:
+        return piece
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    severed = set(np.unique(region[beyond]).tolist())
+    out = piece.copy()
+    for k in np.flatnonzero(areas < share * areas.max()):
+        part = lab == k + 1
+        if severed.intersection(np.unique(region[part]).tolist()):
+            out[part] = False
+    return out
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -159,6 +175,9 @@ def split_pair(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
     return out if len(out) == 2 else []
 
 
+SEAM_GAIN = 0.5  # a curved cut is taken when it crosses less than this share of the straight cut's ink
+
+
 def seam(weights: np.ndarray, lo: int, hi: int) -> np.ndarray:
     """Per row, the column of the top-to-bottom path within columns [lo, hi] that crosses the
     least ink, moving at most one column a row (a step costs a little, so it stays straight
@@ -197,10 +216,14 @@ def _cut(c: Candidate, patch: np.ndarray, pieces: int, curved: bool = True) -> l
         lo, hi = max(prev + 1, centre - c.w // (3 * pieces)), min(c.w - 1, centre + c.w // (3 * pieces))
         if hi <= lo:
             paths.append(np.full(c.h, centre, np.int64))
-        elif curved and profile[lo : hi + 1].min() > 0:  # a straight cut would cross ink: go round it
-            paths.append(seam(patch, lo, hi))
         else:
-            paths.append(np.full(c.h, lo + int(np.argmin(profile[lo : hi + 1])), np.int64))
+            best = lo + int(np.argmin(profile[lo : hi + 1]))
+            path = seam(patch, lo, hi) if curved and profile[best] > 0 else None
+            # the curve only where it goes round a stroke: it crosses under half the straight cut's ink
+            if path is not None and float(patch[np.arange(c.h), path].sum()) < SEAM_GAIN * float(profile[best]):
+                paths.append(path)
+            else:
+                paths.append(np.full(c.h, best, np.int64))
     paths.append(np.full(c.h, c.w, np.int64))
     out = []
     cols = np.arange(c.w)[None, :]

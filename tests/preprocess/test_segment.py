@@ -115,3 +115,18 @@ def test_curved_cut_gives_each_piece_its_own_stroke():
             assert own[1][right].all() and not own[1][left].any()
         else:
             assert own[0][right].any() or own[1][left].any()  # a straight cut gives a piece of its neighbour
+
+
+def test_a_cut_piece_drops_its_neighbours_crumbs_and_keeps_its_own_bar():
+    from digitlens.preprocess.segment import _without_crumbs
+
+    region = np.zeros((30, 30), np.int32)
+    region[2:28, 4:8] = 1  # the piece's own stroke
+    region[2:5, 12:16] = 2  # a detached bar of its own, small
+    region[20:24, 16:30] = 3  # the neighbour's stroke, cut at column 18
+    keep = np.zeros((30, 30), bool)
+    keep[:, :18] = True
+    own = region > 0
+    out = _without_crumbs(own & keep, own & ~keep, region)
+    assert out[region == 1].all() and out[region == 2].all()  # the stroke and its own bar stay
+    assert not out[region == 3].any()  # the neighbour's crumb goes
