@@ -20,6 +20,7 @@ COMMANDS = {
     "batch": ("digitlens.commands.batch", "read every photo in a folder, glob or list into JSONL/CSV"),
     "webcam": ("digitlens.commands.webcam", "read digits live from a camera, video file or stream"),
     "train": ("digitlens.export.train", "train a model on MNIST (needs the [train] extra)"),
+    "train-turn": ("digitlens.export.turn", "train the model that tells an upright digit from one turned over"),
     "export": ("digitlens.export.onnx_export", "export a trained checkpoint to ONNX, with a parity check"),
     "eval": ("digitlens.export.evaluate", "score an ONNX model on the MNIST test set"),
     "quantize": ("digitlens.export.quantize", "make an int8 copy of an ONNX model and measure it"),

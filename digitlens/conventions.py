@@ -24,6 +24,9 @@ CLASSES_KEY = "classes"
 INPUT_NAME = "image"
 #: Name of the ONNX model's output: float32 [batch, classes] raw logits (10 digits, or 11 with NOT_DIGIT).
 OUTPUT_NAME = "logits"
+#: Name of the turn model's output (`digitlens train-turn`): float32 [batch], nats that each crop is
+#: upright rather than turned by 180 degrees; the graph makes it antisymmetric, e(turned x) = -e(x).
+UPRIGHT_NAME = "upright"
 #: ONNX opset the exporter targets.
 OPSET = 18
 
@@ -32,3 +35,6 @@ INPUT_CONVENTION = (
     "float32 [batch,1,28,28], values 0..1, white digit on black background, "
     "digit fitted in a 20x20 box (aspect kept) and centred by centre of mass"
 )
+
+#: Human-readable statement of the turn model's output, written into its metadata.
+UPRIGHT_CONVENTION = "float32 [batch]: nats that the crop is upright rather than turned by 180 degrees; e(turned) = -e"

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from digitlens.inference.recognizer import Recognizer
+from digitlens.inference.turn import TurnModel, default_turn_model_path
 from digitlens.preprocess import PreprocessConfig, Preprocessed, preprocess
 from digitlens.preprocess.load import as_image
 from digitlens.preprocess.orientation import ROTATIONS, boxes_to_source, points_to_source, sideways_evidence, turn
@@ -171,6 +172,7 @@ class Reader:
         threads: int | None = None,
         rotate: str | int = "auto",
         not_digit_conf: float = DEFAULT_NOT_DIGIT_CONF,
+        turn_model: str | os.PathLike | None = None,
     ):
         if not 0.0 <= conf <= 1.0:
             raise ValueError(f"conf must be in 0..1, got {conf}")
@@ -179,6 +181,11 @@ class Reader:
         if rotate != "auto" and rotate not in ROTATIONS:
             raise ValueError(f"rotate must be 'auto' or one of {ROTATIONS}, got {rotate!r}")
         self.recognizer = Recognizer(model, threads=threads)
+        #: upright-or-turned evidence per crop (`digitlens train-turn`): the shipped one unless given, none
+        #: when the shipped file is absent or `orientation_turn_weight` is 0
+        self.turn_model: TurnModel | None = None
+        if config.orientation_turn_weight > 0 and (turn_model is not None or default_turn_model_path().is_file()):
+            self.turn_model = TurnModel(turn_model, threads=threads)
         self.config = config
         self.conf = conf
         self.not_digit_conf = not_digit_conf
@@ -225,9 +232,12 @@ class Reader:
         180 degrees; benchmarks/turned_confusion.py), the two readings p (as is) and q
         (turned) of each crop are weighed instead: "upright" explains q as the turned view
         of p's digit, pTq, and "upside down" explains p as the turned view of q's, qTp.
-        A summed log-ratio over the crops beyond `orientation_flip_margin` nats either way
-        decides between a turn and its opposite; within it (a lone 6 or 9, read either way
-        alike) confidence and the prior for the photo as given decide, as without a table.
+        Evidence beyond `orientation_flip_margin` nats either way decides between a turn and
+        its opposite.  Within it (a lone 6 or 9, read either way alike) the turn model
+        (`inference.turn`, when shipped) adds its nats that each crop is upside down, from the
+        hand's shape rather than the digit it reads as (a 6's curl, a 9's straight stem); if
+        the sum is still within the margin, confidence and the prior for the photo as given
+        decide, as without a table.
         """
         cfg = self.config
         nd = getattr(self.recognizer, "not_digit_index", None)
@@ -272,6 +282,12 @@ class Reader:
                 as_is = np.einsum("ia,ab,ib->i", up, turned, down)
                 flipped = np.einsum("ia,ab,ib->i", down, turned, up)
                 flip[base] = robust_evidence(np.log(flipped) - np.log(as_is))
+            if self.turn_model is not None and abs(flip.get(base, 0.0)) <= cfg.orientation_flip_margin:
+                # not settled by what the digits read as: the hand's shape (a 6's curl, a 9's stem)
+                read = vote & (np.maximum(digit[:n], digit[n : 2 * n]) >= 0.5)
+                if read.any():
+                    e = self.turn_model.upright(pre.crops[read])
+                    flip[base] = flip.get(base, 0.0) + cfg.orientation_turn_weight * robust_evidence(-e)
             if (
                 base == 0
                 and int(vote.sum()) >= 2

@@ -77,7 +77,10 @@ def has_colour(image: np.ndarray, config: PreprocessConfig) -> bool:
     if image.ndim != 3 or image.shape[2] < 3:
         return False
     step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / 2000)))
-    sample = image[::step, ::step, :3].astype(np.float32)
+    sample = image[::step, ::step, :3]
+    if sample.dtype.kind == "f":  # floats are 0..1; clipped before the cast (1e38 in float64 is inf in float32)
+        sample = np.clip(sample, 0.0, 1.0)
+    sample = sample.astype(np.float32)
     spread = sample.max(axis=2) - sample.min(axis=2)
     full = 65535.0 if image.dtype == np.uint16 else 255.0 if image.dtype == np.uint8 else 1.0
     return float(fast_percentile(spread.ravel(), 99)) > config.colour_min_chroma * full
@@ -98,11 +101,15 @@ def working_colour(image: np.ndarray, size: tuple[int, int], scaled: bool = True
     if scale is not None and image.shape[2] == 3:
         # integers scale into 0..1 exactly as they are (255 / 255 is 1.0 in float32 too): nothing to clip
         return bgr if not scaled else np.multiply(bgr, np.float32(scale), dtype=np.float32)
+    if scale is None:  # floats: clipped to 0..1 before the cast, as in has_colour
+        bgr = np.clip(bgr, 0.0, 1.0)
     out = bgr.astype(np.float32) * np.float32(1.0 if scale is None else scale)
     if image.shape[2] == 4:  # alpha over white, as to_grey does
         alpha = image[:, :, 3]
         if (alpha.shape[1], alpha.shape[0]) != size:
             alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+        if scale is None:
+            alpha = np.clip(alpha, 0.0, 1.0)
         a = (alpha.astype(np.float32) * np.float32(1.0 if scale is None else scale))[:, :, None]
         out = out * a + (1.0 - a)
     return np.clip(out, 0.0, 1.0)

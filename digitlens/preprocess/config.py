@@ -72,6 +72,8 @@ class PreprocessConfig:
     upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)...
     upright_share: float = 0.9  # ...when at least this share of its voting crops reads as a digit (p >= 0.5)
     orientation_flip_margin: float = 1.2  # nats of weighed readings that settle a turn against its opposite (~3:1)
+    orientation_turn_weight: float = 1.0  # weight of the turn model's nats (a crop's hand upright or turned over)
+    #   in that evidence (0: the recogniser's table alone, and the turn model is not loaded)
     turned_smoothing: float = 0.01  # mixed into the model's turned-digit table: no reading is impossible
     # --- threshold ---------------------------------------------------------------------
     threshold: str = "otsu"  # 'otsu' on the flattened image, 'adaptive' (local mean), 'fixed' (classic 127)
@@ -168,8 +170,9 @@ class PreprocessConfig:
     pair_aspect: float = 0.8  # a box at least this wide for its height (and `pair_width` typical widths) that would
     #   not be read as a whole (a mark, or a digit under --conf) is also tried as two touching digits (0: never)
     pair_width: float = 0.8
-    seam_cut: bool = True  # touching digits are cut along the path of least ink, which may curve round a
-    #   stroke leaning over its neighbour (False: straight down the column of least ink)
+    seam_gain: float = 0.5  # touching digits are cut along the path of least ink, which may curve round a
+    #   stroke leaning over its neighbour, where it crosses under this share of the straight cut's ink (0: straight
+    #   down the column of least ink, always)
     level_skew: float = 8.0  # text lines sloping by at least this many degrees are turned level and segmented
     #   again, so digits reach the recogniser upright and the pieces of one digit stack (0: never)
     line_tolerance: float = 0.5  # a digit continues a text line when it sits at most this many digit heights off it

@@ -157,7 +157,7 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
         return []
     patch = ink[c.y : c.y2, c.x : c.x2]
     counts = range(max(2, guess - 1), min(config.max_split, guess + 1) + 1)
-    return [out for pieces in counts if len(out := _cut(c, patch, pieces, config.seam_cut)) >= 2]
+    return [out for pieces in counts if len(out := _cut(c, patch, pieces, config.seam_gain)) >= 2]
 
 
 def split_pair(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
@@ -171,11 +171,8 @@ def split_pair(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
         return []  # off, or wide enough for split_wide
     if c.w < config.pair_aspect * c.h or c.w < config.pair_width * ref_w:
         return []
-    out = _cut(c, ink[c.y : c.y2, c.x : c.x2], 2, config.seam_cut)
+    out = _cut(c, ink[c.y : c.y2, c.x : c.x2], 2, config.seam_gain)
     return out if len(out) == 2 else []
-
-
-SEAM_GAIN = 0.5  # a curved cut is taken when it crosses less than this share of the straight cut's ink
 
 
 def seam(weights: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -205,9 +202,10 @@ def seam(weights: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return path + lo
 
 
-def _cut(c: Candidate, patch: np.ndarray, pieces: int, curved: bool = True) -> list[Candidate]:
-    """`c` cut into `pieces` near equal spacing: along the paths of least ink (`seam`), or
-    straight down the columns of least ink when not `curved`."""
+def _cut(c: Candidate, patch: np.ndarray, pieces: int, seam_gain: float = 0.5) -> list[Candidate]:
+    """`c` cut into `pieces` near equal spacing: along the paths of least ink (`seam`) where such a
+    path crosses under `seam_gain` of the ink the straight cut would, else (and always when
+    `seam_gain` is 0) straight down the columns of least ink."""
     profile = patch.sum(axis=0)
     paths = [np.zeros(c.h, np.int64)]
     for k in range(1, pieces):
@@ -218,9 +216,9 @@ def _cut(c: Candidate, patch: np.ndarray, pieces: int, curved: bool = True) -> l
             paths.append(np.full(c.h, centre, np.int64))
         else:
             best = lo + int(np.argmin(profile[lo : hi + 1]))
-            path = seam(patch, lo, hi) if curved and profile[best] > 0 else None
-            # the curve only where it goes round a stroke: it crosses under half the straight cut's ink
-            if path is not None and float(patch[np.arange(c.h), path].sum()) < SEAM_GAIN * float(profile[best]):
+            path = seam(patch, lo, hi) if seam_gain > 0 and profile[best] > 0 else None
+            # the curve only where it goes round a stroke: it crosses well under the straight cut's ink
+            if path is not None and float(patch[np.arange(c.h), path].sum()) < seam_gain * float(profile[best]):
                 paths.append(path)
             else:
                 paths.append(np.full(c.h, best, np.int64))

@@ -101,8 +101,8 @@ def test_curved_cut_gives_each_piece_its_own_stroke():
     ink, left, right = _leaning_pair(joined=True)
     labels = (ink > 0).astype(np.int32)
     c = Candidate(0, 0, 50, 40, [1], int(ink.sum()))
-    for curved in (True, False):
-        pieces = _cut(c, ink, 2, curved=curved)
+    for gain in (0.5, 0.0):
+        pieces = _cut(c, ink, 2, seam_gain=gain)
         assert len(pieces) == 2
         own = []
         for p in pieces:
@@ -110,7 +110,7 @@ def test_curved_cut_gives_each_piece_its_own_stroke():
             m[p.y : p.y2, p.x : p.x2] = member_mask(labels, p)
             own.append(m)
         assert not (own[0] & own[1]).any()  # no pixel in both pieces
-        if curved:
+        if gain:
             assert own[0][left].all() and not own[0][right].any()  # the left stroke whole, none of the right
             assert own[1][right].all() and not own[1][left].any()
         else:

@@ -26,6 +26,13 @@ def many(tmp_path, n=40):
     return src
 
 
+def sigint_default() -> None:
+    """In the child before exec: Ctrl-C as at a terminal.  A job started in the background of
+    a non-interactive shell (nohup, a CI runner's `cmd &`) ignores SIGINT, its children
+    inherit that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for_lines(path, n, proc, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
@@ -44,6 +51,7 @@ def test_sigint_in_batch_closes_output_prints_summary_exits_130(tmp_path, worker
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     assert wait_for_lines(out, 3, proc)
     proc.send_signal(signal.SIGINT)
@@ -81,6 +89,7 @@ def test_sigint_in_webcam_closes_outputs_and_exits_130(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_default,
     )
     assert wait_for_lines(log, 5, proc)
     proc.send_signal(signal.SIGINT)

@@ -108,3 +108,18 @@ def test_reader_on_fuzz_found_cases(reader):
     # float64 beyond float32's range once became inf then NaN; floats above 0..255 are now refused clearly
     with pytest.raises(ValueError, match=r"expected 0\.\.1 or 0\.\.255"):
         reader.read(np.full((30, 30), 3.4e38, np.float64))
+
+
+@pytest.mark.parametrize("value", [3.40282357e38, 1e300, -1e300])
+def test_float64_beyond_float32_range_is_clipped_not_overflowed(value):
+    """Found by the fuzzer: a float64 photo holding a value past float32's range warned of an
+    overflow when sampled for colour; floats are 0..1, so they are clipped first."""
+    import warnings
+
+    grey = np.full((40, 40, 3), value)
+    colour = grey.copy()
+    colour[:, :, 2] = 0.5  # a colourful pixel everywhere, so working_colour runs too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for arr in (grey, colour):
+            well_formed(preprocess(arr), arr.shape)

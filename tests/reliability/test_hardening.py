@@ -502,6 +502,7 @@ def test_early_ctrl_c_leaves_no_worker_traceback(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as at a terminal, even under nohup
     )
     deadline = time.time() + 60
     while time.time() < deadline and proc.poll() is None and not _worker_importing(proc.pid):
