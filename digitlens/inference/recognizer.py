@@ -10,6 +10,7 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,23 @@ def default_model_path() -> Path:
     return Path(str(resources.files("digitlens.models").joinpath(DEFAULT_MODEL)))
 
 
+def open_session(path: Path, threads: int | None = None) -> Any:
+    """One CPU onnxruntime session on `path` (`threads` intra-op threads, else onnxruntime's
+    choice); a file onnxruntime cannot load is a ModelError naming it."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -36,8 +54,6 @@ class Recognizer:
     """Loads an ONNX digit classifier once and checks its contract at load time."""
 
     def __init__(self, model: str | os.PathLike | None = None, threads: int | None = None):
-        import onnxruntime as ort
-
         path = Path(model) if model is not None else default_model_path()
         if model is not None and not path.exists() and path.name == str(model) and not path.suffix:
             shipped = default_model_path().with_name(f"{model}.onnx")  # a shipped model by name
@@ -46,16 +62,7 @@ class Recognizer:
             raise ModelError(f"model file not found: {path}")
         if path.is_dir():
             raise ModelError(f"model path is a directory, not an ONNX file: {path}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for bad files
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+        self.session = open_session(path, threads)
         self.path = path
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.classes = self._read_classes()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlens import conventions as C
-from digitlens.inference.recognizer import ModelError
+from digitlens.inference.recognizer import ModelError, open_session
 
 DEFAULT_TURN_MODEL = "turnnet.onnx"
 
@@ -27,21 +27,10 @@ class TurnModel:
     output `upright` [batch] in nats."""
 
     def __init__(self, model: str | os.PathLike | None = None, threads: int | None = None):
-        import onnxruntime as ort
-
         path = Path(model) if model is not None else default_turn_model_path()
         if not path.is_file():
             raise ModelError(f"turn model file not found: {path}")
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
-            opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for bad files
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: not a loadable ONNX model ({first[:200]})") from None
+        self.session = open_session(path, threads)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if [i.name for i in inputs] != [C.INPUT_NAME] or [o.name for o in outputs] != [C.UPRIGHT_NAME]:
             raise ModelError(f"{path}: not a turn model (wants input {C.INPUT_NAME!r}, output {C.UPRIGHT_NAME!r})")
