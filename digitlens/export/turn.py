@@ -34,6 +34,7 @@ from digitlens import conventions as C
 from digitlens.export import data as mnist
 from digitlens.export.augment import AugmentConfig, augment
 from digitlens.export.models import REGISTRY, count_macs, count_parameters
+from digitlens.export.train import to_tensor
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -62,10 +63,6 @@ class UprightEvidence(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u, d = self.net(x), self.net(torch.flip(x, (2, 3)))
         return ((u[:, 0] - u[:, 1]) - (d[:, 0] - d[:, 1])) * 0.5
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
 
 
 def train(args: argparse.Namespace) -> tuple[UprightEvidence, list[dict]]:
@@ -146,13 +143,15 @@ def run(args: argparse.Namespace) -> int:
         ref = torch.cat([model(b) for b in to_tensor(test.images).split(1000)]).numpy()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    export(model, tmp)
-    got = TurnModel(tmp).upright(test.images[:1000].astype(np.float32) / 255.0)
-    diff = float(np.abs(got - ref[:1000]).max())
-    if diff > 1e-3:
-        tmp.unlink()
-        raise RuntimeError(f"ONNX and torch disagree by {diff:.2e} nats on MNIST test digits; nothing written")
-    tmp.replace(out)
+    try:  # a file that fails the export's checks or the parity check is never left under any name
+        export(model, tmp)
+        got = TurnModel(tmp).upright(test.images[:1000].astype(np.float32) / 255.0)
+        diff = float(np.abs(got - ref[:1000]).max())
+        if diff > 1e-3:
+            raise RuntimeError(f"ONNX and torch disagree by {diff:.2e} nats on MNIST test digits; nothing written")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     card = {
         "file": out.name,
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
