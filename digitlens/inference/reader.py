@@ -94,7 +94,19 @@ def turn_is_clear(best: int, confidence: dict[int, float], sure: dict[int, int],
     the photo as given, and `orientation_sure_lead` times as many as any other turn.  A page
     of printed text reads a few letters as digits every way up, and more in the three
     turns than upright (letters turned pass for digits more often): no turn stands out.
+
+    The same counts bar a sideways turn the other way: when the photo as given reads
+    `orientation_min_sure` crops or more surely, and `orientation_sure_ratio` times as many
+    as the turn, the turn is not taken however sure its few crops are (a line of digits
+    joined by a sloping underline is one tall piece turned sideways, and reads as a sure 1).
     """
+    given = sure.get(0, 0)  # (upside down, a photo's crops read as surely: its own evidence decides that)
+    if (
+        best % 2
+        and given >= config.orientation_min_sure
+        and given >= config.orientation_sure_ratio * max(1, sure.get(best, 0))
+    ):
+        return False
     if confidence.get(best, 0.0) >= config.orientation_min_conf:
         return True
     n = sure.get(best, 0)
@@ -309,9 +321,19 @@ class Reader:
             scores[0] += cfg.orientation_prior
         elif 2 in scores:
             scores[2] += cfg.orientation_prior  # the photo's own axis, read upside down
-        best = max(scores, key=lambda q: scores[q])
-        if best != 0 and not turn_is_clear(best, confidence, sure, cfg):
-            best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
+        # upside down beyond doubt: the same crops read far better turned over (a crowded page
+        # of small digits, whose mean confidence is low either way up, is still clearly turned;
+        # letters, which read as no digit either way, are not)
+        overturned = (
+            cfg.orientation_flip_sure > 0
+            and flip.get(0, 0.0) >= cfg.orientation_flip_sure
+            and confidence.get(2, 0.0) >= cfg.orientation_flip_conf
+        )
+        best = 0  # no turn reads like digits (printed text, marks): nothing to turn by
+        for q in sorted(scores, key=lambda q: -scores[q]):  # the best scored turn that is clear
+            if q == 0 or (q == 2 and overturned) or turn_is_clear(q, confidence, sure, cfg):
+                best = q
+                break
         return best, found.get(best), known.get(best)
 
     def _with_pairs(self, pre: Preprocessed, digit: np.ndarray, nd: int | None) -> np.ndarray:

@@ -40,6 +40,8 @@ class PreprocessConfig:
     surface_max_corners: int = 8  # ...has straight sides: at most this many corners (a thick digit is round)...
     surface_straightness: float = 0.02  # ...when its outline is simplified to this fraction of its perimeter
     surface_rect_fill: float = 0.7  # ...fills this much of its smallest enclosing rectangle (an oval blot does not)...
+    surface_clipped_fill: float = 0.45  # ...or this much where the frame cuts it (a sheet's corner in view is a
+    #   triangle, half its rectangle)...
     surface_solidity: float = 0.65  # ...fills this much of its convex hull (a sheet, not lit patches)
     surface_contrast: float = 0.08  # ...and is this much brighter than its surroundings (0..1 grey)...
     surface_lit_level: float = 0.8  # ...of a sheet this bright; a dimmer sheet's step is asked in proportion (0: off)
@@ -72,6 +74,10 @@ class PreprocessConfig:
     upright_evidence: float = 0.5  # geometry this clearly upright skips the sideways pass (cost: one preprocessing)...
     upright_share: float = 0.9  # ...when at least this share of its voting crops reads as a digit (p >= 0.5)
     orientation_flip_margin: float = 1.2  # nats of weighed readings that settle a turn against its opposite (~3:1)
+    orientation_flip_sure: float = 6.0  # nats beyond which the photo as given is upside down whatever the mean
+    #   confidence (a crowded page of small digits reads unsurely either way up; 0: off)...
+    orientation_flip_conf: float = 0.3  # ...if turned over its crops read as digits this surely on average
+    #   (printed letters, read as no digit either way up, do not)
     orientation_turn_weight: float = 1.0  # weight of the turn model's nats (a crop's hand upright or turned over)
     #   in that evidence (0: the recogniser's table alone, and the turn model is not loaded)
     turned_smoothing: float = 0.01  # mixed into the model's turned-digit table: no reading is impossible
@@ -135,6 +141,8 @@ class PreprocessConfig:
     underline_along: float = 0.5  # where the cut band is this many pen widths (and a pixel) thicker than the
     #   line itself, writing runs along the line (the foot of a 2 drawn on it): that stays, if it meets the writing
     #   (0: off)
+    underline_slopes: int = 3  # lines sloping beyond a level run's slack: this many families of them (longest
+    #   first) are turned level and cut by the same rules; 0: level lines only
     # --- segmentation ------------------------------------------------------------------
     min_height_px: int = 8  # nothing shorter than this (at working scale) is a digit
     min_height_frac: float = 0.35  # ...nor shorter than this fraction of the median digit height
@@ -155,6 +163,9 @@ class PreprocessConfig:
     min_relative_ink: float = 0.5  # a mark whose ink is below this fraction of the writing's is a shadow or smudge
     solid_fill: float = 0.8  # ...where marks as thick as this much of their short side (a hole, a dot; 0: off)...
     solid_round: float = 0.4  # ...whose short side is this much of their long one (not a 1's bar) set no level
+    pen_reach: float = 4.0  # ...and a faint mark is dropped only if faint against the writing this many piece
+    #   heights around it too (a keyboard's print or a pen beside the note is another ink; 0: the page's level only)
+    pen_local_max: int = 600  # pieces up to which the local level is measured (beyond: a texture, the page's level)
     edge_sliver: float = 0.2  # a mark touching the frame and thinner than this many digit heights is an edge
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
+from digitlens.preprocess.level import level
 from digitlens.preprocess.scale import pieces_size
 
 
@@ -81,6 +82,89 @@ def cut_underlines(
     mask: np.ndarray, stroke: float, config: PreprocessConfig = PreprocessConfig()
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mask without the lines drawn under or through its writing, the pixels taken out).
+
+    Level lines first (`_cut_level`); then lines that slope beyond a level run's slack
+    (a page photographed at a slant, whose digits the sloping line joins into one piece, so
+    that no skew can be measured on them): each family of straight segments that
+    `sloping_lines` finds is turned level, cut there by the same rules, and the cut mapped
+    back.  A slope whose level cut finds no line drawn under writing (a sheet's edge, a
+    pen's side) takes nothing out.
+    """
+    out, band = _cut_level(mask, stroke, config)
+    if config.underline_slopes <= 0 or not out.any():
+        return out, band
+    reach = max(2, int(np.ceil(config.underline_thickness * stroke)) + 1)  # a line's half width and more
+    for angle, segments in sloping_lines(out, stroke, config)[: config.underline_slopes]:
+        turned, _, back = level(out, np.zeros(out.shape, np.float32), angle)
+        cut, taken = _cut_level(turned, stroke, config)
+        if not taken.any():
+            continue
+        size = (out.shape[1], out.shape[0])
+        taken_back = cv2.warpAffine(taken, back, size, flags=cv2.INTER_LINEAR, borderValue=0) > 0
+        kept_back = cv2.warpAffine(cut, back, size, flags=cv2.INTER_LINEAR, borderValue=0) > 127
+        along = np.zeros(out.shape, np.uint8)  # only cuts that meet the family's own lines: nothing else turned
+        for x1, y1, x2, y2 in segments:
+            cv2.line(along, (x1, y1), (x2, y2), 255, 2 * reach + 1)
+        gone = taken_back & ~kept_back & (out > 0)
+        _, parts = cv2.connectedComponents(gone.astype(np.uint8), connectivity=8)
+        ids = np.unique(parts[gone & (along > 0)])
+        gone &= np.isin(parts, ids[ids > 0])
+        out = out.copy()
+        out[gone] = 0
+        band = band.copy()
+        band[gone] = 255
+    return out, band
+
+
+def sloping_lines(
+    mask: np.ndarray, stroke: float, config: PreprocessConfig = PreprocessConfig()
+) -> list[tuple[float, np.ndarray]]:
+    """(direction, segments) of each family of straight lines of `mask` that slope by 5-45
+    degrees, longest family first: the direction in degrees as `lines.skew_angle` gives it,
+    the segments int [K, 4] (x1, y1, x2, y2).  Slopes under 5 degrees are the level cut's
+    (its runs have that much slack).
+
+    A line is a straight run (`cv2.HoughLinesP`, gaps up to a pen width) at least
+    `underline_min_strokes` pen widths long, in a piece twice that size.  Segments within 3 degrees of each other
+    are one family; its direction is their length-weighted mean.  Whether a family is a
+    line drawn under writing is left to the level cut once it is turned level.
+    """
+    if not stroke > 0 or not mask.any():
+        return []
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return []
+    # (the writing's size is no measure here: digits on a sloping line are one piece, whose
+    # box grows with the slope; the level cut measures it once the line is level)
+    length = max(8.0, config.underline_min_strokes * stroke)
+    big = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) >= 2 * length
+    if not big.any():
+        return []  # no piece long enough to hold such a line: no transform
+    found = cv2.HoughLinesP(
+        mask, 1, np.pi / 360, max(8, int(length / 2)), minLineLength=length, maxLineGap=max(1, round(stroke))
+    )
+    if found is None:
+        return []
+    x1, y1, x2, y2 = found.reshape(-1, 4).astype(np.float64).T
+    angles = np.degrees(np.arctan2(y2 - y1, x2 - x1))
+    angles = (angles + 90.0) % 180.0 - 90.0  # a segment and its reverse are one direction
+    lengths = np.hypot(x2 - x1, y2 - y1)
+    keep = (np.abs(angles) >= 5.0) & (np.abs(angles) <= 45.0)
+    angles, lengths, segments = angles[keep], lengths[keep], found.reshape(-1, 4)[keep]
+    families: list[tuple[float, float, np.ndarray]] = []  # (total length, mean direction, segments)
+    order = np.argsort(angles)
+    start = 0
+    for k in range(1, len(order) + 1):
+        if k == len(order) or angles[order[k]] - angles[order[k - 1]] > 3.0:
+            idx = order[start:k]
+            w = lengths[idx]
+            families.append((float(w.sum()), float((angles[idx] * w).sum() / w.sum()), segments[idx]))
+            start = k
+    return [(a, seg.astype(np.int64)) for _, a, seg in sorted(families, key=lambda f: -f[0])]
+
+
+def _cut_level(mask: np.ndarray, stroke: float, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(mask without the level lines drawn under or through its writing, the pixels taken out).
 
     `stroke`: the pen width (px) measured on the mask.  A line is a level run at least
     `underline_length` times as long as the piece it belongs to is tall, no thicker than

@@ -205,8 +205,26 @@ def test_a_turned_sum_crowded_with_operators_is_turned(reader, mnist_test, quart
     reading = reader.read(turned)
     assert reading.rotation == (360 - 90 * quarters) % 360
     assert reading.text == "23457"
-    strict = Reader(config=PreprocessConfig(orientation_min_sure=10**6)).read(turned)
+    strict = Reader(config=PreprocessConfig(orientation_min_sure=10**6, orientation_flip_sure=0.0)).read(turned)
     assert strict.rotation == 0 and strict.text != "23457"
+
+
+def test_upside_down_beyond_doubt_is_turned_whatever_the_mean_confidence(mnist_test):
+    """A crowded page of small digits reads unsurely either way up, so its mean confidence
+    and its sure counts (alike for a photo and its opposite: the same crops) do not clear
+    the turn; the weighed readings of its many crops, far beyond the margin, do."""
+    from digitlens.preprocess import PreprocessConfig
+
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[k]) for k in (0, 1) for d in (2, 3, 4, 5, 7)]
+    image, _ = paper_with_digits([mnist_test.images[i] for i in picks], height=44, size=(800, 300), origin=(40, 120))
+    text = "".join(str(mnist_test.labels[i]) for i in picks)
+    assert Reader().read(image).text == text
+    upside_down = np.ascontiguousarray(np.rot90(image, 2))
+    unsure = dict(orientation_min_conf=1.01, orientation_min_sure=10**6)  # no turn is clear by confidence
+    reading = Reader(config=PreprocessConfig(**unsure)).read(upside_down)
+    assert reading.rotation == 180 and reading.text == text
+    off = Reader(config=PreprocessConfig(orientation_flip_sure=0.0, **unsure)).read(upside_down)
+    assert off.rotation == 0 and off.text != text
 
 
 def test_a_turn_is_clear_by_mean_confidence_or_by_many_sure_readings():
@@ -223,3 +241,8 @@ def test_a_turn_is_clear_by_mean_confidence_or_by_many_sure_readings():
     # ...and more in every turn than upright: none stands out (the reliability suite's page)
     assert not turn_is_clear(2, {0: 0.11, 2: 0.17}, {0: 12, 1: 24, 2: 25, 3: 24}, cfg)
     assert turn_is_clear(3, {0: 0.23, 3: 0.43}, {0: 29, 1: 41, 2: 29, 3: 66}, cfg)  # a turned page of digits
+    # a sure 1 sideways (a line of digits on a sloping underline, one tall piece turned) is
+    # no turn against five sure digits as given; upside down, the flip evidence decides
+    assert not turn_is_clear(1, {0: 0.69, 1: 0.99}, {0: 5, 1: 1}, cfg)
+    assert turn_is_clear(1, {0: 0.69, 1: 0.99}, {0: 2, 1: 1}, cfg)  # two as given are too few to bar it
+    assert turn_is_clear(2, {0: 0.69, 2: 0.9}, {0: 5, 2: 1}, cfg)

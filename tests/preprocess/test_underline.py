@@ -6,7 +6,7 @@ import pytest
 
 from digitlens.inference import Reader
 from digitlens.preprocess import PreprocessConfig
-from digitlens.preprocess.underline import cut_underlines, level_runs
+from digitlens.preprocess.underline import cut_underlines, level_runs, sloping_lines
 from tests.conftest import paper_with_digits
 
 
@@ -22,6 +22,14 @@ def _loops_on_a_line(line_y: int = 80, tilt: float = 0.0) -> np.ndarray:
     dy = round(np.tan(np.radians(tilt)) * 360)
     cv2.line(mask, (20, line_y), (380, line_y + dy), 255, 3)
     return mask
+
+
+def _turned(mask: np.ndarray, angle: float) -> np.ndarray:
+    """The mask turned by `angle` degrees about its centre on a canvas large enough (binary again)."""
+    big = cv2.copyMakeBorder(mask, 150, 150, 50, 50, cv2.BORDER_CONSTANT, value=0)
+    h, w = big.shape
+    M = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), angle, 1.0)
+    return (cv2.warpAffine(big, M, (w, h), flags=cv2.INTER_LINEAR) > 127).astype(np.uint8) * 255
 
 
 def test_level_runs_find_long_level_runs_only():
@@ -48,6 +56,43 @@ def test_digits_sitting_on_a_line_come_apart_whole(tilt):
     assert cv2.countNonZero(taken) > 300  # the line went...
     rows = np.flatnonzero(taken.any(axis=1))
     assert rows.max() - rows.min() <= 12  # ...and only the line: a band a few pen widths high
+
+
+@pytest.mark.parametrize("angle", [-25.0, -10.0, 12.0, 35.0])
+def test_digits_on_a_sloping_line_come_apart(angle):
+    # a page photographed at a slant: the line and the rings on it slope together, beyond a
+    # level run's slack, and join into one piece whose skew no pair of digits can tell
+    mask = _turned(_loops_on_a_line(), angle)
+    assert len(_pieces(mask)) == 1
+    out, taken = cut_underlines(mask, 3.0)
+    rings = [p for p in _pieces(out) if max(p[2], p[3]) >= 30]
+    assert len(rings) == 3  # each ring on its own...
+    assert cv2.countNonZero(taken) > 600  # ...the line gone (360 px long, 3 wide)...
+    assert cv2.countNonZero(out) > 0.9 * (cv2.countNonZero(mask) - cv2.countNonZero(taken))  # ...nothing else
+    if abs(angle) >= 20:  # off: level lines only, the sloping one stays (10 degrees is within their slack)
+        kept, none = cut_underlines(mask, 3.0, PreprocessConfig(underline_slopes=0))
+        assert len(_pieces(kept)) == 1 and not none.any()
+
+
+def test_sloping_lines_finds_the_direction_and_leaves_level_and_steep_ones():
+    line = np.zeros((300, 500), np.uint8)
+    cv2.line(line, (50, 100), (450, 100 + round(400 * np.tan(np.radians(20)))), 255, 3)
+    ((angle, segments),) = sloping_lines(line, 3.0)
+    assert abs(angle - 20.0) < 1.5 and segments.shape[1] == 4  # falling to the right: positive, as lines.skew_angle
+    level = np.zeros((300, 500), np.uint8)
+    cv2.line(level, (50, 150), (450, 150), 255, 3)
+    steep = np.zeros((300, 500), np.uint8)
+    cv2.line(steep, (200, 20), (300, 280), 255, 3)  # 69 degrees: a margin rule, not an underline
+    assert sloping_lines(level, 3.0) == [] and sloping_lines(steep, 3.0) == []
+
+
+def test_a_sloping_edge_with_nothing_on_it_is_left_alone():
+    # a sheet's edge or a ruler at a slant: straight and long, but no writing hangs on it
+    mask = np.zeros((300, 500), np.uint8)
+    cv2.line(mask, (20, 40), (480, 40 + round(460 * np.tan(np.radians(15)))), 255, 3)
+    cv2.circle(mask, (250, 250), 20, 255, 3)  # a digit well apart from it
+    out, taken = cut_underlines(mask, 3.0)
+    assert np.array_equal(out, mask) and not taken.any()
 
 
 def test_a_stroke_crossing_the_line_stays_one_piece():
@@ -119,3 +164,16 @@ def test_an_underlined_number_reads(mnist_test):
     assert Reader(rotate=0).read(img).text == truth
     plain = Reader(rotate=0, config=PreprocessConfig(underline_length=0)).read(img).text
     assert plain != truth  # without the stage the underlined number is one piece
+
+
+def test_an_underlined_number_photographed_at_a_slant_reads(mnist_test):
+    idx = [0, 1, 2, 4]  # 7, 2, 1, 4
+    img, boxes = paper_with_digits([mnist_test.images[i] for i in idx], height=60, origin=(150, 250), gap=0.15)
+    bottom = max(y + h for _x, y, _w, h in boxes)
+    cv2.line(img, (boxes[0][0] - 30, bottom), (boxes[-1][0] + boxes[-1][2] + 30, bottom), 30, 3)
+    h, w = img.shape[:2]
+    M = cv2.getRotationMatrix2D((w / 2, h / 2), 22.0, 1.0)  # turned 22 degrees: the line slopes, digits lean
+    img = cv2.warpAffine(img, M, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    truth = "".join(str(mnist_test.labels[i]) for i in idx)
+    assert Reader().read(img).text == truth
+    assert Reader(config=PreprocessConfig(underline_slopes=0)).read(img).text != truth
