@@ -171,10 +171,8 @@ def _candidate(
     if len(corners) > config.surface_max_corners:
         return None
     (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
-    clipped = bool(region[0].any() or region[-1].any() or region[:, 0].any() or region[:, -1].any())
-    fill = config.surface_clipped_fill if clipped else config.surface_rect_fill
-    if cv2.contourArea(outline) < fill * rw * rh:
-        return None  # a sheet fills the rectangle around it (under perspective, most of it; cut by the frame, half)
+    if cv2.contourArea(outline) < config.surface_rect_fill * rw * rh:
+        return None  # a sheet fills the rectangle around it (under perspective, most of it)
     hull = cv2.convexHull(outline)
     hull_area = float(cv2.contourArea(hull))
     area = hull_area / frame

@@ -455,8 +455,10 @@ def not_writing(
     is solid (it fills most of its smallest rotated rectangle) and thick (its inscribed
     disc is `object_thickness` of the image's short side or more), where a stroke is a
     thin curve; and the desk along the frame runs along the border, or along the surface's
-    outline (`outside`: 255 beyond the surface) where the hull cuts a sliver of it.  None of
-    them is writing, so none of them should set the ink level (see binarize's `exclude`).
+    outline (`outside`: 255 beyond the surface) where the hull cuts a sliver of it; and,
+    with `object_disc`, round solid blobs of a digit's least height or more (punched holes,
+    however small against the frame).  None of them is writing, so none of them should set
+    the ink level (see binarize's `exclude`).
     """
     thick = config.object_thickness * min(mask.shape)
     on_border = mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
@@ -465,6 +467,9 @@ def not_writing(
         rim = cv2.dilate(outside, np.ones((3, 3), np.uint8))
         on_border = on_border or bool(cv2.bitwise_and(rim, mask).any())
     side = int(thick / np.sqrt(2))  # a disc `thick` across holds a square this wide
+    disc = config.object_disc > 0
+    if disc:  # a punched hole `min_height_px` across holds a square this wide
+        side = min(side, max(2, int(0.8 * config.min_height_px / np.sqrt(2)))) if thick > 0 else side
     if not on_border and (thick <= 0 or side < 2 or not cv2.erode(mask, np.ones((side, side), np.uint8)).any()):
         return np.zeros_like(mask)  # nothing along the border, nothing thick: no labelling (every frame)
     n, labels, stats = label_components(mask)
@@ -485,6 +490,18 @@ def not_writing(
             outline = max(cv2.findContours(own, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0], key=len)
             (_, _), (rw, rh), _ = cv2.minAreaRect(outline)
             drop[i] = stats[i, cv2.CC_STAT_AREA] >= config.object_fill * max(1.0, rw * rh)
+    if disc:
+        # a punched hole, a dot of a printed pattern: round, solid and at least a digit's
+        # least height across, however small against the frame (a ring of ink, a 0, is not
+        # solid; a pen's dot is smaller)
+        w, h, area = (stats[:, k].astype(np.float64) for k in (cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT, cv2.CC_STAT_AREA))
+        short, long = np.minimum(w, h), np.maximum(w, h)
+        round_ = (short >= config.min_height_px) & (short >= config.object_disc * long) & (area >= 0.6 * w * h)
+        round_[0] = False
+        for i in np.flatnonzero(round_ & ~drop):
+            x, y, bw, bh = stats[i, :4]
+            own = cv2.copyMakeBorder((labels[y : y + bh, x : x + bw] == i).view(np.uint8), 1, 1, 1, 1, 0)
+            drop[i] = 2 * float(cv2.distanceTransform(own, cv2.DIST_L2, 3).max()) >= 0.8 * short[i]
     if not drop.any():
         return np.zeros_like(mask)
     return np.where(drop[labels], np.uint8(255), np.uint8(0))

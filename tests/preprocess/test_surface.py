@@ -53,24 +53,6 @@ def test_a_sheet_on_a_desk_is_found_and_only_its_writing_read(mnist_test, reader
     assert without != text  # the desk's knots are read as digits when the surface is ignored
 
 
-def test_a_sheet_cut_by_the_frame_to_a_triangle_is_found(mnist_test, reader):
-    # the corner of a sheet photographed close: the frame cuts it to a triangle, half the
-    # rectangle around it, that is still a sheet (straight sides, a step to the desk)
-    img = _desk()
-    corner = np.array([[0, 0], [800, 0], [0, 600]], np.int32)  # only the sheet's corner is in view
-    cv2.fillConvexPoly(img, corner, 228)
-    picks = [int(np.flatnonzero(mnist_test.labels == d)[0]) for d in (3, 8, 6)]
-    line, _ = paper_with_digits([mnist_test.images[i] for i in picks], height=60, size=(260, 100), origin=(20, 20))
-    img[120:220, 100:360] = np.minimum(img[120:220, 100:360], line)
-    grey = img.astype(np.float32) / 255
-    surface = find_surface(grey, True, PreprocessConfig())
-    assert surface is not None
-    assert cv2.contourArea(surface.polygon.astype(np.float32)) == pytest.approx(cv2.contourArea(corner), rel=0.15)
-    assert reader.read(img).text == "386"
-    # asked to fill its rectangle as an uncut sheet must, the triangle is no surface
-    assert find_surface(grey, True, PreprocessConfig(surface_clipped_fill=0.7)) is None
-
-
 def test_lighting_falloff_on_one_sheet_is_not_a_surface():
     h, w = 480, 640
     yy, xx = np.mgrid[0:h, 0:w]

@@ -136,6 +136,27 @@ def test_a_dark_pen_on_the_page_does_not_hide_pale_writing():
     assert all(b[1] + b[3] < 200 for b in on.boxes)  # the pen itself is no digit
 
 
+def test_small_punched_holes_do_not_set_the_level_of_a_pale_pen(mnist_test):
+    # a binder's holes far darker than the pen and small against the frame (14 px in 480):
+    # round and solid, they are objects, not writing, and the level is voted again without them
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[0]) for d in (4, 7, 2, 5, 8, 3)]
+    img, boxes = paper_with_digits([mnist_test.images[i] for i in picks], height=30, ink=150, origin=(150, 200))
+    for k in range(6):
+        cv2.circle(img, (40, 30 + 70 * k), 7, 20, -1)
+
+    def digits_found(pre) -> int:
+        return sum(any(abs(b[0] - x) <= 3 and abs(b[1] - y) <= 3 for b in pre.boxes) for x, y, _w, _h in boxes)
+
+    assert digits_found(preprocess(img)) == 6
+    assert digits_found(preprocess(img, PreprocessConfig(object_disc=0.0))) == 0
+    mask = np.zeros((480, 640), np.uint8)
+    cv2.circle(mask, (40, 40), 7, 255, -1)  # a hole: an object
+    cv2.circle(mask, (200, 200), 12, 255, 3)  # a 0, round but a ring: writing
+    cv2.circle(mask, (300, 200), 2, 255, -1)  # a pen's dot: smaller than any digit
+    objects = not_writing(mask)
+    assert objects[40, 40] == 255 and not objects[185:216, 185:216].any() and not objects[195:206, 295:306].any()
+
+
 def test_a_bold_digit_alone_is_not_taken_for_an_object(mnist_test):
     one = mnist_test.images[np.flatnonzero(mnist_test.labels == 1)[0]]
     page, _ = paper_with_digits([one], height=400, origin=(280, 40))  # solid and thick, filling the frame
