@@ -91,8 +91,7 @@ def turn_is_clear(best: int, confidence: dict[int, float], sure: dict[int, int],
     Its crops read as digits surely enough on average; or the page is crowded with marks
     (operators, rules, grain) that pull the average down, and still the turn reads
     `orientation_min_sure` crops or more surely, `orientation_sure_ratio` times as many as
-    the photo as given, and `orientation_sure_lead` times as many as the turn across it (its
-    opposite reads the same crops turned over: that pair is the flip evidence's).  A page
+    the photo as given, and `orientation_sure_lead` times as many as any other turn.  A page
     of printed text reads a few letters as digits every way up, and more in the three
     turns than upright (letters turned pass for digits more often): no turn stands out.
 
@@ -111,7 +110,7 @@ def turn_is_clear(best: int, confidence: dict[int, float], sure: dict[int, int],
     if confidence.get(best, 0.0) >= config.orientation_min_conf:
         return True
     n = sure.get(best, 0)
-    others = max((v for q, v in sure.items() if q not in (0, best, (best + 2) % 4)), default=0)
+    others = max((v for q, v in sure.items() if q not in (0, best)), default=0)
     return (
         n >= config.orientation_min_sure
         and n >= config.orientation_sure_ratio * sure.get(0, 0)

@@ -163,9 +163,6 @@ class PreprocessConfig:
     min_relative_ink: float = 0.5  # a mark whose ink is below this fraction of the writing's is a shadow or smudge
     solid_fill: float = 0.8  # ...where marks as thick as this much of their short side (a hole, a dot; 0: off)...
     solid_round: float = 0.4  # ...whose short side is this much of their long one (not a 1's bar) set no level
-    pen_reach: float = 4.0  # ...and a faint mark is dropped only if faint against the writing this many piece
-    #   heights around it too (a keyboard's print or a pen beside the note is another ink; 0: the page's level only)
-    pen_local_max: int = 600  # pieces up to which the local level is measured (beyond: a texture, the page's level)
     edge_sliver: float = 0.2  # a mark touching the frame and thinner than this many digit heights is an edge
     max_aspect: float = 4.0  # width/height above this is a dash or a line
     merge_gap: float = 0.3  # fragments one above the other merge across a gap up to this fraction of height

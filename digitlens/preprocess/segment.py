@@ -337,10 +337,6 @@ def same_pen(
     (`solid_fill`) and not a bar (short side at least `solid_round` of its long side) is a
     punched hole or a dark dot, no pen's stroke, and a pale pen's digits beside dark holes
     keep their level.  Solid marks are still judged against it.
-
-    A piece fainter than that is dropped only when it is also faint against the writing
-    around it (within `pen_reach` typical piece heights): a pencil note beside a keyboard
-    whose print is far darker keeps its digits; a shadow among the digits still goes.
     """
     if len(cands) < 2 or config.min_relative_ink <= 0:
         return cands
@@ -361,29 +357,7 @@ def same_pen(
             weights[solid] = 0.0
     order = np.argsort(core)
     writing = core[order][min(len(core) - 1, np.searchsorted(np.cumsum(weights[order]), 0.75 * weights.sum()))]
-    faint = core < config.min_relative_ink * writing
-    if config.pen_reach > 0 and faint.any() and len(cands) <= config.pen_local_max:
-        # judged among its neighbours: the print of a keyboard, a pen lying on the table or
-        # a dark sheet's edge a hand's width away is another ink, not this writing's
-        level = _local_writing(cands, core, weights, order, config.pen_reach)
-        faint &= core < config.min_relative_ink * level
-    return [c for c, f in zip(cands, faint, strict=True) if not f]
-
-
-def _local_writing(
-    cands: list[Candidate], core: np.ndarray, weights: np.ndarray, order: np.ndarray, reach: float
-) -> np.ndarray:
-    """Per piece, the ink-weighted upper quartile of `core` over the pieces within `reach`
-    typical piece heights of it (box to box), itself included."""
-    box = np.array([(c.x, c.y, c.x2, c.y2) for c in cands], np.float64)
-    far = reach * float(np.median(box[:, 3] - box[:, 1]))
-    gx = np.maximum(0.0, np.maximum(box[:, None, 0], box[None, :, 0]) - np.minimum(box[:, None, 2], box[None, :, 2]))
-    gy = np.maximum(0.0, np.maximum(box[:, None, 1], box[None, :, 1]) - np.minimum(box[:, None, 3], box[None, :, 3]))
-    near = (np.maximum(gx, gy) <= far)[:, order]  # columns in order of ink strength
-    cum = np.cumsum(near * weights[order][None, :], axis=1)
-    at = np.argmax(cum >= 0.75 * cum[:, -1:], axis=1)
-    level: np.ndarray = core[order][at]
-    return level
+    return [c for c, k in zip(cands, core, strict=True) if k >= config.min_relative_ink * writing]
 
 
 def at_frame_edge(c: Candidate, shape: tuple[int, int], ref_h: float, config: PreprocessConfig) -> bool:

@@ -112,7 +112,9 @@ def test_actor_killed_mid_run_every_input_exactly_once(ray_cluster, folder, tmp_
 
     def killer():
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not finished.is_set():
+        while not finished.is_set() and (
+            "pid" in killed or time.monotonic() < deadline
+        ):  # watch to the end once killed
             done = len(out.read_text().splitlines()) if out.exists() else 0
             pids = _map_worker_pids()
             if "pid" not in killed and done >= 2 and pids:  # some rows written: the actors are busy

@@ -5,7 +5,7 @@ import numpy as np
 
 from digitlens.inference import Reader
 from digitlens.preprocess import PreprocessConfig, preprocess
-from digitlens.preprocess.segment import Candidate, components, reference_height, same_pen, writing_height
+from digitlens.preprocess.segment import Candidate, reference_height, writing_height
 from tests.conftest import paper_with_digits
 
 
@@ -68,34 +68,7 @@ def test_dark_punched_holes_do_not_set_the_level_of_a_paler_pen(mnist_test):
 
     assert digits_found(preprocess(img)) == 6
     # weighed with the holes (page-wide), the pen's digits look like shadows beside them, and go
-    assert digits_found(preprocess(img, PreprocessConfig(solid_fill=0, pen_reach=0))) == 0
-
-
-def test_a_pale_pen_beside_dark_print_is_judged_among_its_own_writing():
-    # a pencil note beside a keyboard: the keys' print is far darker than the pencil and,
-    # weighed over the whole frame, makes the digits look like shadows
-    mask = np.zeros((400, 640), np.uint8)
-    ink = np.zeros((400, 640), np.float32)
-    for k in range(24):  # rows of heavy printed letters along the top
-        x, y = 20 + 75 * (k % 8), 10 + 45 * (k // 8)
-        cv2.rectangle(mask, (x, y), (x + 24, y + 30), 255, 4)
-        ink[y - 3 : y + 34, x - 3 : x + 28] = 0.9
-    for k in range(6):  # the note's pencil digits, far below
-        x = 200 + 40 * k
-        cv2.ellipse(mask, (x, 320), (12, 18), 0, 0, 360, 255, 2)
-        ink[300:341, x - 13 : x + 14] = 0.35
-    cv2.ellipse(mask, (450, 320), (14, 9), 0, 0, 360, 255, 3)  # a smudge beside them, far fainter
-    ink[310:331, 435:466] = 0.12
-    _, cands = components(mask)
-
-    def kept(config: PreprocessConfig) -> tuple[int, int, int]:
-        out = same_pen(cands, components(mask)[0], ink, config)
-        ys = [c.y for c in out]
-        low = [c.x for c in out if c.y >= 150]
-        return sum(y < 150 for y in ys), sum(x < 430 for x in low), sum(x >= 430 for x in low)
-
-    assert kept(PreprocessConfig()) == (24, 6, 0)  # print and digits each among their own; the smudge goes
-    assert kept(PreprocessConfig(pen_reach=0)) == (24, 0, 0)  # page-wide, the digits went with the smudge
+    assert digits_found(preprocess(img, PreprocessConfig(solid_fill=0))) == 0
 
 
 def _leaning_pair(joined: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
