@@ -91,7 +91,7 @@ def cut_underlines(
     pen's side) takes nothing out.
     """
     out, band = _cut_level(mask, stroke, config)
-    if config.underline_slopes <= 0 or not out.any():
+    if config.underline_slopes <= 0 or not stroke > 0 or not out.any():
         return out, band
     reach = max(2, int(np.ceil(config.underline_thickness * stroke)) + 1)  # a line's half width and more
     for angle, segments in sloping_lines(out, stroke, config)[: config.underline_slopes]:
@@ -140,8 +140,17 @@ def sloping_lines(
     big = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT]) >= 2 * length
     if not big.any():
         return []  # no piece long enough to hold such a line: no transform
+    # solid regions (a strip of desk, a blot) hold straight runs in every direction and cost
+    # the transform dearly: those far thicker than an underline may be are left out (the
+    # crossings of strokes, no thicker than a few pen widths, stay)
+    thin = mask
+    k = max(2, int(np.ceil(config.underline_thickness * stroke)) + 1)
+    core = cv2.erode(mask, np.ones((2 * k, 2 * k), np.uint8))
+    if core.any():
+        solid = cv2.dilate(core, np.ones((2 * k + 2, 2 * k + 2), np.uint8))
+        thin = cv2.bitwise_and(mask, cv2.bitwise_not(solid))
     found = cv2.HoughLinesP(
-        mask, 1, np.pi / 360, max(8, int(length / 2)), minLineLength=length, maxLineGap=max(1, round(stroke))
+        thin, 1, np.pi / 360, max(8, int(length / 2)), minLineLength=length, maxLineGap=max(1, round(stroke))
     )
     if found is None:
         return []

@@ -86,6 +86,19 @@ def test_sloping_lines_finds_the_direction_and_leaves_level_and_steep_ones():
     assert sloping_lines(level, 3.0) == [] and sloping_lines(steep, 3.0) == []
 
 
+def test_a_solid_region_beside_a_sloping_underline_is_left_out_of_the_search():
+    # a strip of dark desk holds straight runs in every direction; it is not searched, so it
+    # neither costs the transform its pixels nor turns anything, and the underline still goes
+    mask = _turned(_loops_on_a_line(), -20.0)
+    mask[:, :40] = 255  # the desk along the frame, clear of the writing (from x = 72)
+    ((angle, segments),) = sloping_lines(mask, 3.0)
+    assert abs(abs(angle) - 20.0) < 2.0 and (segments[:, [0, 2]] > 40).all()
+    out, taken = cut_underlines(mask, 3.0)
+    assert taken.any() and not taken[:, :40].any()
+    assert (out[:, :40] == 255).all()
+    assert len([p for p in _pieces(out[:, 50:]) if max(p[2], p[3]) >= 30]) == 3
+
+
 def test_a_sloping_edge_with_nothing_on_it_is_left_alone():
     # a sheet's edge or a ruler at a slant: straight and long, but no writing hangs on it
     mask = np.zeros((300, 500), np.uint8)
