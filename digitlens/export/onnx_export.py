@@ -75,8 +75,14 @@ def load_model(arch: str, checkpoint: str | os.PathLike) -> torch.nn.Module:
     return model.eval()
 
 
-def export_onnx(model: torch.nn.Module, path: Path, metadata: dict[str, str]) -> None:
-    """Write `model` as ONNX with the named input/output and a dynamic batch axis."""
+def export_onnx(
+    model: torch.nn.Module,
+    path: Path,
+    metadata: dict[str, str],
+    output_name: str = C.OUTPUT_NAME,
+    doc: str = "digitlens handwritten digit classifier",
+) -> None:
+    """Write `model` as ONNX with the named input/output and a dynamic batch axis, checked."""
     import onnx
 
     dummy = torch.zeros(2, 1, C.IMAGE_SIZE, C.IMAGE_SIZE)
@@ -86,7 +92,7 @@ def export_onnx(model: torch.nn.Module, path: Path, metadata: dict[str, str]) ->
         (dummy,),
         str(path),
         input_names=[C.INPUT_NAME],
-        output_names=[C.OUTPUT_NAME],
+        output_names=[output_name],
         dynamic_shapes={arg: {0: torch.export.Dim("batch")}},
         opset_version=C.OPSET,
         dynamo=True,
@@ -95,7 +101,7 @@ def export_onnx(model: torch.nn.Module, path: Path, metadata: dict[str, str]) ->
     )
     proto = onnx.load(str(path))
     onnx.helper.set_model_props(proto, metadata)
-    proto.doc_string = "digitlens handwritten digit classifier"
+    proto.doc_string = doc
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
 

@@ -34,6 +34,7 @@ from digitlens import conventions as C
 from digitlens.export import data as mnist
 from digitlens.export.augment import AugmentConfig, augment
 from digitlens.export.models import REGISTRY, count_macs, count_parameters
+from digitlens.export.onnx_export import export_onnx
 from digitlens.export.train import to_tensor
 
 
@@ -108,26 +109,13 @@ def score(evidence: np.ndarray, labels: np.ndarray, sure: float = 2.0) -> dict:
 
 
 def export(model: UprightEvidence, path: Path) -> None:
-    import onnx
-
-    dummy = torch.zeros(2, 1, C.IMAGE_SIZE, C.IMAGE_SIZE)
-    torch.onnx.export(
+    export_onnx(
         model,
-        (dummy,),
-        str(path),
-        input_names=[C.INPUT_NAME],
-        output_names=[C.UPRIGHT_NAME],
-        dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
-        opset_version=C.OPSET,
-        dynamo=True,
-        external_data=False,
-        verbose=False,
+        path,
+        {"input": C.INPUT_CONVENTION, "output": C.UPRIGHT_CONVENTION},
+        output_name=C.UPRIGHT_NAME,
+        doc="digitlens upright-or-turned evidence",
     )
-    proto = onnx.load(str(path))
-    onnx.helper.set_model_props(proto, {"input": C.INPUT_CONVENTION, "output": C.UPRIGHT_CONVENTION})
-    proto.doc_string = "digitlens upright-or-turned evidence"
-    onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, str(path))
 
 
 def run(args: argparse.Namespace) -> int:

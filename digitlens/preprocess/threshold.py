@@ -469,7 +469,7 @@ def not_writing(
     side = int(thick / np.sqrt(2))  # a disc `thick` across holds a square this wide
     disc = config.object_disc > 0
     if disc:  # a punched hole `min_height_px` across holds a square this wide
-        side = min(side, max(2, int(0.8 * config.min_height_px / np.sqrt(2)))) if thick > 0 else side
+        side = min(side, max(2, int(0.8 * config.min_height_px / np.sqrt(2))))
     if not on_border and (thick <= 0 or side < 2 or not cv2.erode(mask, np.ones((side, side), np.uint8)).any()):
         return np.zeros_like(mask)  # nothing along the border, nothing thick: no labelling (every frame)
     n, labels, stats = label_components(mask)

@@ -93,7 +93,7 @@ def cut_underlines(
     out, band = _cut_level(mask, stroke, config)
     if config.underline_slopes <= 0 or not stroke > 0 or not out.any():
         return out, band
-    reach = max(2, int(np.ceil(config.underline_thickness * stroke)) + 1)  # a line's half width and more
+    reach = _line_reach(stroke, config)
     for angle, segments in sloping_lines(out, stroke, config)[: config.underline_slopes]:
         turned, _, back = level(out, np.zeros(out.shape, np.float32), angle)
         cut, taken = _cut_level(turned, stroke, config)
@@ -125,8 +125,8 @@ def sloping_lines(
     (its runs have that much slack).
 
     A line is a straight run (`cv2.HoughLinesP`, gaps up to a pen width) at least
-    `underline_min_strokes` pen widths long, in a piece twice that size.  Segments within 3 degrees of each other
-    are one family; its direction is their length-weighted mean.  Whether a family is a
+    `underline_min_strokes` pen widths long, in a piece twice that size.  Segments within 3
+    degrees of each other are one family; its direction is their length-weighted mean.  Whether a family is a
     line drawn under writing is left to the level cut once it is turned level.
     """
     if not stroke > 0 or not mask.any():
@@ -144,10 +144,10 @@ def sloping_lines(
     # the transform dearly: those far thicker than an underline may be are left out (the
     # crossings of strokes, no thicker than a few pen widths, stay)
     thin = mask
-    k = max(2, int(np.ceil(config.underline_thickness * stroke)) + 1)
-    core = cv2.erode(mask, np.ones((2 * k, 2 * k), np.uint8))
+    reach = _line_reach(stroke, config)
+    core = cv2.erode(mask, np.ones((2 * reach, 2 * reach), np.uint8))
     if core.any():
-        solid = cv2.dilate(core, np.ones((2 * k + 2, 2 * k + 2), np.uint8))
+        solid = cv2.dilate(core, np.ones((2 * reach + 2, 2 * reach + 2), np.uint8))
         thin = cv2.bitwise_and(mask, cv2.bitwise_not(solid))
     found = cv2.HoughLinesP(
         thin, 1, np.pi / 360, max(8, int(length / 2)), minLineLength=length, maxLineGap=max(1, round(stroke))
@@ -163,13 +163,18 @@ def sloping_lines(
     families: list[tuple[float, float, np.ndarray]] = []  # (total length, mean direction, segments)
     order = np.argsort(angles)
     start = 0
-    for k in range(1, len(order) + 1):
-        if k == len(order) or angles[order[k]] - angles[order[k - 1]] > 3.0:
-            idx = order[start:k]
+    for end in range(1, len(order) + 1):
+        if end == len(order) or angles[order[end]] - angles[order[end - 1]] > 3.0:
+            idx = order[start:end]
             w = lengths[idx]
             families.append((float(w.sum()), float((angles[idx] * w).sum() / w.sum()), segments[idx]))
-            start = k
+            start = end
     return [(a, seg.astype(np.int64)) for _, a, seg in sorted(families, key=lambda f: -f[0])]
+
+
+def _line_reach(stroke: float, config: PreprocessConfig) -> int:
+    """Pixels from an underline's middle that its ink may reach: its thickest, and a pixel."""
+    return max(2, int(np.ceil(config.underline_thickness * stroke)) + 1)
 
 
 def _cut_level(mask: np.ndarray, stroke: float, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
