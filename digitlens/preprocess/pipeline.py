@@ -23,7 +23,7 @@ from digitlens.preprocess.level import boxes_back, level
 from digitlens.preprocess.lines import skew_angle
 from digitlens.preprocess.normalize import to_mnist
 from digitlens.preprocess.scale import finer_side, ink_pool_size, shrink_keeping_ink, writing_size
-from digitlens.preprocess.segment import Candidate, find_digits, label_components, member_mask
+from digitlens.preprocess.segment import Candidate, find_digits, label_components, may_be_pair, member_mask, split_pair
 from digitlens.preprocess.stats import fast_median, fast_percentile
 from digitlens.preprocess.surface import find_surface
 from digitlens.preprocess.threshold import (
@@ -250,7 +250,7 @@ def preprocess(
             if side > 1.25 * config.max_side:
                 return preprocess(image, config.with_(max_side=side, zoom_below=0.0), keep_stages, timings)
     cleaned, underlines = cut_underlines(cleaned, sw, config)
-    labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
+    labels, cands, proposed, ref_w = find_digits(cleaned, ink, config, sw)
     unlevelled = cleaned.shape
     back = None  # the levelled frame -> the working frame, when the writing was levelled
     skew = 0.0
@@ -260,7 +260,7 @@ def preprocess(
             stages_cleaned = cleaned
             cleaned, ink, back = level(cleaned, ink, skew)
             cleaned = cut_underlines(cleaned, sw, config)[0]  # an underline sloping with the writing is level now
-            labels, cands, proposed, pair_pieces = find_digits(cleaned, ink, config, sw)
+            labels, cands, proposed, ref_w = find_digits(cleaned, ink, config, sw)
         else:
             skew = 0.0
     clock.tick("segmentation")
@@ -286,8 +286,14 @@ def preprocess(
     lines = np.array([c.line for c in cands], np.int64)
     splits = tuple(Split(i, *normalised(pieces)) for i, pieces in proposed)
 
+    maybe_pairs = {i for i, c in enumerate(cands) if may_be_pair(c, ref_w, config)}
+    cut: dict[int, Split | None] = {}  # pairs already cut (the reader may ask twice)
+
     def pairs(indices: Sequence[int]) -> tuple[Split, ...]:
-        return tuple(Split(int(i), *normalised(pair_pieces[int(i)])) for i in indices if int(i) in pair_pieces)
+        for i in {int(i) for i in indices} & maybe_pairs - cut.keys():
+            pieces = split_pair(cands[i], ref_w, ink, config)
+            cut[i] = Split(i, *normalised(pieces)) if pieces else None
+        return tuple(sp for i in indices if (sp := cut.get(int(i))) is not None)
 
     clock.tick("normalisation")
 
@@ -319,7 +325,7 @@ def preprocess(
         stages,
         splits,
         outline,
-        pairs if pair_pieces else None,
+        pairs if maybe_pairs else None,
         skew,
         level_boxes,
     )

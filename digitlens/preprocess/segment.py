@@ -160,16 +160,22 @@ def split_wide(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessCo
     return [out for pieces in counts if len(out := _cut(c, patch, pieces, config.seam_gain)) >= 2]
 
 
-def split_pair(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
-    """Two pieces of a box about as wide as tall, which may be two touching digits; [] if not.
+def may_be_pair(c: Candidate, ref_w: float, config: PreprocessConfig) -> bool:
+    """Whether a box is about as wide as tall and as wide as two digits may be when they touch.
 
     A fused pair is no wider than a broad 0 or 4 alone, and the typical width is no guide
-    when the pairs themselves set it, so the width cannot tell: the reader asks for these
-    pieces (`Preprocessed.pairs`) only for a box that would not be read whole.
+    when the pairs themselves set it, so the width cannot tell: the reader asks for the
+    pieces (`split_pair`, through `Preprocessed.pairs`) only for a box that would not be
+    read whole, and only then are they cut.
     """
     if config.pair_aspect <= 0 or c.w > config.split_aspect * c.h:
-        return []  # off, or wide enough for split_wide
-    if c.w < config.pair_aspect * c.h or c.w < config.pair_width * ref_w:
+        return False  # off, or wide enough for split_wide
+    return c.w >= config.pair_aspect * c.h and c.w >= config.pair_width * ref_w
+
+
+def split_pair(c: Candidate, ref_w: float, ink: np.ndarray, config: PreprocessConfig) -> list[Candidate]:
+    """Two pieces of a box that may be two touching digits (`may_be_pair`); [] if not."""
+    if not may_be_pair(c, ref_w, config):
         return []
     out = _cut(c, ink[c.y : c.y2, c.x : c.x2], 2, config.seam_gain)
     return out if len(out) == 2 else []
@@ -369,9 +375,12 @@ def at_frame_edge(c: Candidate, shape: tuple[int, int], ref_h: float, config: Pr
 
 def find_digits(
     mask: np.ndarray, ink: np.ndarray, config: PreprocessConfig = PreprocessConfig(), stroke: float = 0.0
-) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]], dict[int, list[Candidate]]]:
+) -> tuple[np.ndarray, list[Candidate], list[tuple[int, list[Candidate]]], float]:
     """Mask -> (label image, digit candidates in reading order, proposed splits as (index,
-    pieces), and the two pieces of each candidate that may be a touching pair, by index).
+    pieces), the typical digit width by which `split_pair` judges a candidate).
+
+    The pieces of a touching pair are left to be cut when asked for (`split_pair`): the
+    reader asks only for the boxes it cannot read whole, and a seam costs a path search.
 
     The typical digit height is taken only from digit-shaped pieces, so an outline or a
     blot cannot set the scale by which the real digits are then judged.  `stroke`: the
@@ -384,7 +393,7 @@ def find_digits(
     dist = cv2.distanceTransform(mask, cv2.DIST_L2, 3)
     cands = same_pen(cands, labels, ink, config, dist)
     if not cands:
-        return labels, [], [], {}
+        return labels, [], [], 0.0
     shaped = [c for c in cands if digit_shaped(c, labels, dist, mask.shape, config, stroke)]
     ref_h = writing_height(shaped or cands, config)
     merged = merge_fragments([c for c in cands if c.h < config.max_height_ratio * ref_h], ref_h, config)
@@ -399,5 +408,4 @@ def find_digits(
     keep = reading_order(keep, config, ref_h)[: config.max_digits]
     ref_w = reference_width(keep) if keep else 0.0
     splits = [(i, pieces) for i, c in enumerate(keep) for pieces in split_wide(c, ref_w, ink, config)]
-    pairs = {i: pieces for i, c in enumerate(keep) if (pieces := split_pair(c, ref_w, ink, config))}
-    return labels, keep, splits, pairs
+    return labels, keep, splits, ref_w

@@ -27,6 +27,7 @@ import numpy as np
 from digitlens.preprocess.config import PreprocessConfig
 from digitlens.preprocess.level import level
 from digitlens.preprocess.scale import pieces_size
+from digitlens.preprocess.segment import label_components
 
 
 def level_runs(mask: np.ndarray, length: int, slack: int = 3) -> np.ndarray:
@@ -131,7 +132,7 @@ def sloping_lines(
     """
     if not stroke > 0 or not mask.any():
         return []
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, _, stats = label_components(mask)
     if n <= 1:
         return []
     # (the writing's size is no measure here: digits on a sloping line are one piece, whose

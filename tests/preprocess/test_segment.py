@@ -130,3 +130,25 @@ def test_a_cut_piece_drops_its_neighbours_crumbs_and_keeps_its_own_bar():
     out = _without_crumbs(own & keep, own & ~keep, region)
     assert out[region == 1].all() and out[region == 2].all()  # the stroke and its own bar stay
     assert not out[region == 3].any()  # the neighbour's crumb goes
+
+
+def test_a_touching_pair_is_cut_only_when_asked_and_once(monkeypatch):
+    """The seam search costs a path per row: the pieces of a box that may be a fused pair are
+    cut when the reader asks for them, and asking twice does not cut again."""
+    import digitlens.preprocess.pipeline as pipeline
+
+    img = np.full((120, 200), 255, np.uint8)
+    cv2.ellipse(img, (76, 60), (14, 26), 0, 0, 360, 0, 5)  # two 0s touching: as wide as tall together
+    cv2.ellipse(img, (102, 60), (14, 26), 0, 0, 360, 0, 5)
+    cv2.putText(img, "7", (140, 86), cv2.FONT_HERSHEY_SIMPLEX, 1.9, 0, 5)  # and a narrow 7
+    calls = []
+    real = pipeline.split_pair
+    monkeypatch.setattr(pipeline, "split_pair", lambda *a, **k: calls.append(1) or real(*a, **k))
+    pre = preprocess(img)
+    assert len(pre) == 2 and pre.pairs is not None
+    assert calls == []  # nothing cut yet
+    wide = int(np.argmax(pre.boxes[:, 2]))
+    first = pre.pairs([0, 1])
+    assert [sp.index for sp in first] == [wide] and first[0].crops.shape == (2, 28, 28)
+    assert len(calls) == 1  # both were asked for: the narrow 7 is no pair and is not cut
+    assert pre.pairs([wide]) == first and len(calls) == 1  # the second ask is answered from the first
