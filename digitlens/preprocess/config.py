@@ -49,6 +49,12 @@ class PreprocessConfig:
     board_max_level: float = 0.5  # a dark surface (a blackboard) is darker than this grey level (0..1)
     surface_texture: float = 3.0  # weight of local texture (grey-level sigma) against brightness: paper is smooth
     surface_levels: int = 8  # brightness levels tried for the sheet's edge (the sharpest step wins)
+    #: when no sheet stands out by brightness (a grey sheet on a desk as bright, a lamp's band
+    #: across both), a sheet whose whole outline is an edge: the region enclosed by edges
+    #: (on a copy `surface_edge_side` px long) that is a convex quadrilateral inside the frame
+    surface_edges: bool = True
+    surface_edge_side: int = 320
+    surface_edge_cover: float = 0.85  # ...and this fraction of its sides lies on edges found
     surface_margin: float = 0.015  # this fraction of the short side is taken off its edge (the border, its shadow)
     # --- colour -----------------------------------------------------------------------------
     colour_ink: bool = (

@@ -14,7 +14,10 @@ A person reads only inside the sheet, and so does digitlens:
    `surface_min_area` and `surface_max_area` of the frame, compact, and clearly
    brighter than what surrounds it.  Otherwise (a scan, a close-up, a screen drawing,
    a page filling the frame) the whole image is the surface;
-4. a margin is taken off its edge, where the sheet's border and its shadow lie.
+4. a margin is taken off its edge, where the sheet's border and its shadow lie;
+5. when no level parts sheet from desk (a grey sheet on a desk as bright as itself, a
+   lamp's band across both), a sheet is looked for by its outline instead (`edge_quad`):
+   a convex quadrilateral closed by edges, wholly inside the frame.
 
 Pure functions on numpy arrays; all sizes relative to the image.
 """
@@ -27,7 +30,7 @@ import cv2
 import numpy as np
 
 from digitlens.preprocess.config import PreprocessConfig
-from digitlens.preprocess.stats import fast_median, fast_quantiles
+from digitlens.preprocess.stats import fast_median, fast_percentile, fast_quantiles
 from digitlens.preprocess.threshold import drop_touching
 
 
@@ -76,7 +79,7 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
         if found is not None and (best is None or found[0] > best[0]):
             best = found
     if best is None:
-        return None
+        return edge_quad(grey, config) if dark and config.surface_edges else None
     _, inside, hull, area, region = best
     if not dark and float(fast_median(small[inside > 0])) < 1.0 - config.board_max_level:
         return None  # a "board" must be dark (chalk on a blackboard); a bright page is not one
@@ -90,6 +93,92 @@ def find_surface(grey: np.ndarray, dark: bool, config: PreprocessConfig) -> Surf
         mask[beyond > 0] = 0
     polygon = (hull.reshape(-1, 2).astype(np.float32) + 0.5) / s - 0.5
     return Surface(mask, polygon, float(area))
+
+
+def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
+    """A sheet found by its outline rather than its brightness, or None.
+
+    A grey or tinted sheet on a desk as bright as itself, or a lamp's band falling across
+    both, leaves no level that parts sheet from desk; its edge is still there, all round.
+    The edges (Canny, at a level set by the image's own gradients) are closed up a little,
+    and the regions between them are the candidates: a sheet is one that is a convex
+    quadrilateral wholly inside the frame (four to six corners after simplification: a
+    shadow's double edge or a fold may cut a corner; it fills `surface_rect_fill` of its
+    rectangle, as a sheet found by brightness must; its area within
+    `surface_min_area`..`surface_max_area`, `surface_min_width` across), whose sides lie
+    on edges for `surface_edge_cover` of their length.  The writing and a
+    ruling inside it make holes in the region, not a different outline.
+    """
+    h, w = grey.shape
+    s = min(1.0, config.surface_edge_side / max(h, w))
+    sw, sh = max(8, round(w * s)), max(8, round(h * s))
+    small = cv2.resize(grey.astype(np.float32, copy=False), (sw, sh), interpolation=cv2.INTER_AREA)
+    u8 = cv2.GaussianBlur(np.clip(small * 255.0, 0, 255).astype(np.uint8), (0, 0), 1.5)
+    gx, gy = cv2.Sobel(u8, cv2.CV_32F, 1, 0), cv2.Sobel(u8, cv2.CV_32F, 0, 1)
+    high = max(8.0, 2.0 * float(np.percentile(np.hypot(gx, gy), 90)))  # well above the grain and noise
+    edges = cv2.Canny(u8, 0.5 * high, high)
+    closed = cv2.dilate(edges, np.ones((5, 5), np.uint8))  # gaps of a few pixels (a corner, a faint stretch) close
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.bitwise_not(closed), connectivity=4)
+    frame = float(sw * sh)
+    best: tuple[float, np.ndarray] | None = None
+    for i in range(1, n):
+        x, y, bw, bh, pixels = (int(v) for v in stats[i])
+        if pixels < config.surface_min_area * frame / 2 or x <= 1 or y <= 1 or x + bw >= sw - 1 or y + bh >= sh - 1:
+            continue  # too small, or running out of the frame (the desk around, or a clipped sheet)
+        contours, _ = cv2.findContours((labels == i).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        outline = max(contours, key=cv2.contourArea)
+        hull = cv2.convexHull(outline)  # (a notch where a stroke or a shadow meets the edge)
+        quad = cv2.approxPolyDP(hull, config.surface_straightness * cv2.arcLength(hull, True), True)
+        if not 4 <= len(quad) <= 5:
+            continue  # (a corner cut off by a shadow's double edge or a fold; an oval needs six or more)
+        area = float(cv2.contourArea(quad)) / frame
+        if not config.surface_min_area <= area <= config.surface_max_area:
+            continue
+        (_, _), (rw, rh), _ = cv2.minAreaRect(quad)
+        if area * frame < config.surface_rect_fill * rw * rh or cv2.contourArea(outline) < 0.9 * area * frame:
+            continue  # not a sheet's outline (nor filled by the region)
+        if min(rw, rh) < config.surface_min_width * min(sw, sh):
+            continue
+        # its sides lie on edges: sample them, a pixel or two outside the region
+        ring = cv2.polylines(np.zeros((sh, sw), np.uint8), [quad], True, 255, 1)
+        near = cv2.dilate(closed, np.ones((5, 5), np.uint8))
+        cover = cv2.countNonZero(cv2.bitwise_and(ring, near)) / max(1, cv2.countNonZero(ring))
+        if cover < config.surface_edge_cover:
+            continue
+        if _drawn_line(small, quad):
+            continue  # a box drawn round the writing, or the loop of a big 0: ink between paper and paper
+        if best is None or area > best[0]:
+            best = (area, quad)
+    if best is None:
+        return None
+    _, quad = best
+    inside = cv2.fillConvexPoly(np.zeros((sh, sw), np.uint8), quad, 255)
+    inside = cv2.dilate(inside, np.ones((5, 5), np.uint8))  # out to the edge, as far as the edges were grown
+    hull = cv2.convexHull(cv2.findNonZero(inside))
+    margin = max(1, int(config.surface_margin * min(sw, sh)))
+    core = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
+    polygon = (hull.reshape(-1, 2).astype(np.float32) + 0.5) / s - 0.5
+    return Surface(_full_size(core, s, (h, w)), polygon, float(cv2.contourArea(hull)) / frame)
+
+
+def _drawn_line(small: np.ndarray, quad: np.ndarray) -> bool:
+    """Whether the outline `quad` is a line drawn on the paper rather than a step to the desk:
+    along it, the image is darker than both just inside and just outside (a step lies
+    between its sides, a shadow's rim at the darker side's level)."""
+    shape = small.shape
+
+    def ring(width: int, grow: int) -> np.ndarray:
+        inside = cv2.fillConvexPoly(np.zeros(shape, np.uint8), quad, 255)
+        if grow > 0:
+            inside = cv2.dilate(inside, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+        elif grow < 0:
+            inside = cv2.erode(inside, np.ones((1 - 2 * grow, 1 - 2 * grow), np.uint8))
+        return cv2.bitwise_xor(inside, cv2.erode(inside, np.ones((2 * width + 1, 2 * width + 1), np.uint8))) > 0
+
+    # the darker fifth of each band: a thin line fills a part of the band round the edge (found
+    # a few pixels inside it), and a desk's grain darkens every band's darker fifth alike
+    on, inner, outer = (float(fast_percentile(small[ring(*band)], 20)) for band in ((5, 5), (3, -4), (3, 12)))
+    return on < min(inner, outer) - 0.03
 
 
 def _desk_wedges(inside: np.ndarray, region: np.ndarray) -> np.ndarray:

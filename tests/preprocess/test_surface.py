@@ -93,8 +93,8 @@ def test_a_sheet_is_found_in_an_underexposed_photo():
     for exposure in (1.0, 0.5):
         img = np.clip(lit * exposure + rng.normal(0, 2, (h, w)), 0, 255).astype(np.float32) / 255
         assert find_surface(img, True, PreprocessConfig()) is not None, exposure
-        if exposure < 1:  # without the exposure's allowance the dim sheet is missed
-            assert find_surface(img, True, PreprocessConfig(surface_lit_level=0.0)) is None
+        if exposure < 1:  # without the exposure's allowance the dim sheet is missed (by its brightness)
+            assert find_surface(img, True, PreprocessConfig(surface_lit_level=0.0, surface_edges=False)) is None
 
 
 def test_rules_are_long_against_the_page_they_are_printed_on(mnist_test):
@@ -183,3 +183,58 @@ def test_a_sliver_along_the_outline_is_long_against_the_surface_not_the_frame():
     kept, removed = remove_border_runs(mask, PreprocessConfig(), outside)
     assert cv2.countNonZero(removed) == 4 * 110
     assert cv2.countNonZero(kept) == 70 * 20
+
+
+def _grey_sheet_in_a_lamps_band(mnist_test) -> tuple[np.ndarray, str, np.ndarray]:
+    """A grey sheet on a desk about as bright, a lamp's band lying across both (generator
+    case: the pale papers and light desks of `synth.scenes`, whose lighting adds the band)."""
+    h, w = 600, 800
+    yy, xx = np.mgrid[0:h, 0:w]
+    band = 70 * np.exp(-(((xx - yy - 250) / 240.0) ** 2))  # a broad diagonal band of light
+    rng = np.random.default_rng(3)
+    img = 170 + band + rng.normal(0, 3, (h, w))
+    sheet = np.array([[220, 130], [600, 150], [590, 470], [210, 450]], np.int32)
+    inside = cv2.fillConvexPoly(np.zeros((h, w), np.uint8), sheet, 1) > 0
+    img[inside] += 12  # a little brighter than the desk beside it, far darker than the band's desk
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    picks = [int(np.flatnonzero(mnist_test.labels == d)[0]) for d in (4, 0, 7)]
+    line, _ = paper_with_digits([mnist_test.images[i] for i in picks], height=60, size=(260, 100), origin=(20, 20))
+    img[250:350, 280:540] = np.minimum(img[250:350, 280:540], np.where(line < 128, line // 2 + 40, 255))
+    for x, y in ((60, 80), (700, 560), (120, 520)):  # marks on the desk: a threshold calls them ink
+        cv2.putText(img, "5", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.6, 60, 4)
+    return img, "407", sheet
+
+
+def test_a_sheet_as_bright_as_its_desk_is_found_by_its_outline(mnist_test, reader):
+    img, text, sheet = _grey_sheet_in_a_lamps_band(mnist_test)
+    grey = img.astype(np.float32) / 255
+    assert find_surface(grey, True, PreprocessConfig(surface_edges=False)) is None  # no brightness parts them
+    surface = find_surface(grey, True, PreprocessConfig())
+    assert surface is not None
+    assert cv2.contourArea(surface.polygon.astype(np.float32)) == pytest.approx(cv2.contourArea(sheet), rel=0.15)
+    for k in range(4):  # the same sheet whichever way the photo is turned
+        turned = find_surface(np.ascontiguousarray(np.rot90(grey, k)), True, PreprocessConfig())
+        assert turned is not None and turned.area == pytest.approx(surface.area, rel=0.05)
+    assert reader.read(img).text == text
+    assert reader.__class__(config=PreprocessConfig(surface_edges=False)).read(img).text != text  # the desk's 5s
+
+
+def test_an_outline_is_no_sheet_unless_it_is_a_closed_quadrilateral_inside_the_frame():
+    from digitlens.preprocess.surface import edge_quad
+
+    cfg = PreprocessConfig()
+    page = np.full((480, 640), 0.8, np.float32)
+    cv2.circle(page, (320, 240), 150, 0.5, 3)  # a drawn circle: round, not a sheet
+    assert edge_quad(page, cfg) is None
+    page = np.full((480, 640), 0.8, np.float32)
+    cv2.rectangle(page, (100, 100), (700, 400), 0.5, 3)  # a box running out of the frame
+    assert edge_quad(page, cfg) is None
+    page = np.full((480, 640), 0.8, np.float32)
+    cv2.polylines(page, [np.array([[100, 100], [540, 100], [540, 400], [100, 400]])], False, 0.5, 3)  # open
+    assert edge_quad(page, cfg) is None
+    cv2.line(page, (100, 400), (100, 100), 0.5, 3)  # closed: a box drawn round the writing, ink on paper
+    assert edge_quad(page, cfg) is None
+    page = np.full((480, 640), 0.75, np.float32)
+    page[100:400, 100:540] = 0.8  # a sheet a shade brighter: a step all round
+    found = edge_quad(page, cfg)
+    assert found is not None and found.area == pytest.approx(440 * 300 / (480 * 640), rel=0.05)
