@@ -106,7 +106,8 @@ def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
     shadow's double edge or a fold may cut a corner; it fills `surface_rect_fill` of its
     rectangle, as a sheet found by brightness must; its area within
     `surface_min_area`..`surface_max_area`, `surface_min_width` across), whose sides lie
-    on edges for `surface_edge_cover` of their length.  The writing and a
+    on edges for `surface_edge_cover` of their length, and which is no darker than what
+    lies around it (a note stuck on a page is darker than the page).  The writing and a
     ruling inside it make holes in the region, not a different outline.
     """
     h, w = grey.shape
@@ -147,6 +148,8 @@ def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
             continue
         if _drawn_line(small, quad):
             continue  # a box drawn round the writing, or the loop of a big 0: ink between paper and paper
+        if _darker_inside(small, quad):
+            continue  # a note or a label stuck on a page: the page around it is written on too
         if best is None or area > best[0]:
             best = (area, quad)
     if best is None:
@@ -159,6 +162,19 @@ def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
     core = cv2.erode(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1)))
     polygon = (hull.reshape(-1, 2).astype(np.float32) + 0.5) / s - 0.5
     return Surface(_full_size(core, s, (h, w)), polygon, float(cv2.contourArea(hull)) / frame)
+
+
+def _darker_inside(small: np.ndarray, quad: np.ndarray) -> bool:
+    """Whether just inside the outline `quad` is clearly darker than just outside it: a
+    sheet lies on something no brighter than itself (for pen on paper), while a sticky note
+    or a label on a page is darker than the page it is stuck on."""
+    inside = cv2.fillConvexPoly(np.zeros(small.shape, np.uint8), quad, 255)
+    inner = cv2.bitwise_xor(inside, cv2.erode(inside, np.ones((9, 9), np.uint8))) > 0
+    grown = cv2.dilate(inside, np.ones((11, 11), np.uint8))
+    outer = cv2.bitwise_xor(cv2.dilate(grown, np.ones((15, 15), np.uint8)), grown) > 0
+    if not inner.any() or not outer.any():
+        return False
+    return float(fast_median(small[inner])) < float(fast_median(small[outer])) - 0.02
 
 
 def _drawn_line(small: np.ndarray, quad: np.ndarray) -> bool:

@@ -234,6 +234,9 @@ def test_an_outline_is_no_sheet_unless_it_is_a_closed_quadrilateral_inside_the_f
     assert edge_quad(page, cfg) is None
     cv2.line(page, (100, 400), (100, 100), 0.5, 3)  # closed: a box drawn round the writing, ink on paper
     assert edge_quad(page, cfg) is None
+    page = np.full((480, 640), 0.92, np.float32)
+    page[150:400, 300:560] = 0.8  # a note stuck on a page: darker than the page, which is written on too
+    assert edge_quad(page, cfg) is None
     page = np.full((480, 640), 0.75, np.float32)
     page[100:400, 100:540] = 0.8  # a sheet a shade brighter: a step all round
     found = edge_quad(page, cfg)
