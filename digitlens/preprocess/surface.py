@@ -121,6 +121,7 @@ def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
     closed = cv2.dilate(edges, np.ones((5, 5), np.uint8))  # gaps of a few pixels (a corner, a faint stretch) close
     n, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.bitwise_not(closed), connectivity=4)
     frame = float(sw * sh)
+    near = cv2.dilate(closed, np.ones((5, 5), np.uint8))  # where a side counts as on an edge
     best: tuple[float, np.ndarray] | None = None
     for i in range(1, n):
         x, y, bw, bh, pixels = (int(v) for v in stats[i])
@@ -142,7 +143,6 @@ def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
             continue
         # its sides lie on edges: sample them, a pixel or two outside the region
         ring = cv2.polylines(np.zeros((sh, sw), np.uint8), [quad], True, 255, 1)
-        near = cv2.dilate(closed, np.ones((5, 5), np.uint8))
         cover = cv2.countNonZero(cv2.bitwise_and(ring, near)) / max(1, cv2.countNonZero(ring))
         if cover < config.surface_edge_cover:
             continue
