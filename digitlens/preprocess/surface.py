@@ -164,13 +164,22 @@ def edge_quad(grey: np.ndarray, config: PreprocessConfig) -> Surface | None:
     return Surface(_full_size(core, s, (h, w)), polygon, float(cv2.contourArea(hull)) / frame)
 
 
+def _band(shape: tuple[int, ...], quad: np.ndarray, width: int, grow: int) -> np.ndarray:
+    """Boolean band `width` px wide just inside the outline `quad` grown by `grow` px (shrunk when negative)."""
+    inside = cv2.fillConvexPoly(np.zeros(shape[:2], np.uint8), quad, 255)
+    if grow > 0:
+        inside = cv2.dilate(inside, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
+    elif grow < 0:
+        inside = cv2.erode(inside, np.ones((1 - 2 * grow, 1 - 2 * grow), np.uint8))
+    return cv2.bitwise_xor(inside, cv2.erode(inside, np.ones((2 * width + 1, 2 * width + 1), np.uint8))) > 0
+
+
 def _darker_inside(small: np.ndarray, quad: np.ndarray) -> bool:
     """Whether just inside the outline `quad` is clearly darker than just outside it: a
     sheet lies on something no brighter than itself (for pen on paper), while a sticky note
     or a label on a page is darker than the page it is stuck on."""
-    inside = cv2.fillConvexPoly(np.zeros(small.shape, np.uint8), quad, 255)
-    inner = cv2.bitwise_xor(inside, cv2.erode(inside, np.ones((9, 9), np.uint8))) > 0
-    grown = cv2.dilate(inside, np.ones((11, 11), np.uint8))
+    inner = _band(small.shape, quad, 4, 0)
+    grown = cv2.dilate(cv2.fillConvexPoly(np.zeros(small.shape, np.uint8), quad, 255), np.ones((11, 11), np.uint8))
     outer = cv2.bitwise_xor(cv2.dilate(grown, np.ones((15, 15), np.uint8)), grown) > 0
     if not inner.any() or not outer.any():
         return False
@@ -181,19 +190,12 @@ def _drawn_line(small: np.ndarray, quad: np.ndarray) -> bool:
     """Whether the outline `quad` is a line drawn on the paper rather than a step to the desk:
     along it, the image is darker than both just inside and just outside (a step lies
     between its sides, a shadow's rim at the darker side's level)."""
-    shape = small.shape
-
-    def ring(width: int, grow: int) -> np.ndarray:
-        inside = cv2.fillConvexPoly(np.zeros(shape, np.uint8), quad, 255)
-        if grow > 0:
-            inside = cv2.dilate(inside, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-        elif grow < 0:
-            inside = cv2.erode(inside, np.ones((1 - 2 * grow, 1 - 2 * grow), np.uint8))
-        return cv2.bitwise_xor(inside, cv2.erode(inside, np.ones((2 * width + 1, 2 * width + 1), np.uint8))) > 0
-
     # the darker fifth of each band: a thin line fills a part of the band round the edge (found
     # a few pixels inside it), and a desk's grain darkens every band's darker fifth alike
-    on, inner, outer = (float(fast_percentile(small[ring(*band)], 20)) for band in ((5, 5), (3, -4), (3, 12)))
+    bands = [_band(small.shape, quad, width, grow) for width, grow in ((5, 5), (3, -4), (3, 12))]
+    if not all(b.any() for b in bands):
+        return False  # (a band wholly outside the frame: nothing to compare)
+    on, inner, outer = (float(fast_percentile(small[b], 20)) for b in bands)
     return on < min(inner, outer) - 0.03
 
 
